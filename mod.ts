@@ -1,0 +1,20 @@
+/**
+ * strom: an async runtime for Deno and Bun that owns its I/O.
+ *
+ * Tasks are generator functions composed with `yield*`; a scheduler of
+ * strom's own resumes exactly the tasks whose events fired, waiting for them
+ * with epoll (or poll) called through FFI. See the README and
+ * `docs/model.md` for the usage model.
+ *
+ * @module
+ */
+
+export { SysError } from "./src/ffi/errors.ts";
+export { type AnyResult, awaitAll, awaitAny } from "./src/sched/await_all.ts";
+export { run } from "./src/sched/run.ts";
+export { TaskCancelledError, TaskLimitError } from "./src/sched/scheduler.ts";
+export { now, sleep, sleepUntil, yieldNow } from "./src/sched/sleep.ts";
+export { JoinHandle, spawn } from "./src/sched/spawn.ts";
+export { timeout, TimeoutError } from "./src/sched/timeout.ts";
+export type { Operation, Task, TaskResults } from "./src/sched/types.ts";
+export { HALT_EXIT_CODE, Rule, type RuleName } from "./src/sched/usage.ts";

@@ -1,0 +1,102 @@
+#!/usr/bin/env node
+// strom's one test command (`npm test`): installs the pinned tools from the
+// lockfile when needed, type-checks, checks formatting, then runs the whole
+// suite on Deno and on Bun, once per reactor backend (epoll, poll). It prints
+// a summary per run and ends with the line `N passed, N failed`; the exit code
+// is non-zero when anything failed.
+//
+// Written for Node (the one thing a fresh machine has) with no dependencies.
+
+import { spawnSync } from "node:child_process";
+import { existsSync, readdirSync, statSync } from "node:fs";
+import { join } from "node:path";
+
+const root = new URL("..", import.meta.url).pathname;
+const bin = (name) => join(root, "node_modules", ".bin", name);
+const backends = (process.env.STROM_TEST_BACKENDS ?? "epoll,poll").split(",");
+const hosts = (process.env.STROM_TEST_HOSTS ?? "deno,bun").split(",");
+const filter = process.argv.slice(2); // optional test files
+
+function run(cmd, args, opts = {}) {
+  const r = spawnSync(cmd, args, {
+    cwd: root,
+    encoding: "utf8",
+    maxBuffer: 256 * 1024 * 1024,
+    timeout: 20 * 60 * 1000,
+    ...opts,
+  });
+  return { code: r.status ?? 1, out: (r.stdout ?? "") + (r.stderr ?? ""), error: r.error };
+}
+
+function step(title, cmd, args) {
+  process.stdout.write(`== ${title}\n`);
+  const r = run(cmd, args, { stdio: "inherit" });
+  if (r.code !== 0) {
+    console.log(`${title}: failed (exit ${r.code})`);
+    console.log("0 passed, 1 failed");
+    process.exit(1);
+  }
+}
+
+// 1. Install from the lockfile when node_modules is missing or older than it.
+const marker = join(root, "node_modules", ".package-lock.json");
+const lock = join(root, "package-lock.json");
+if (!existsSync(marker) || statSync(marker).mtimeMs < statSync(lock).mtimeMs) {
+  step("npm ci", "npm", ["ci", "--no-audit", "--no-fund"]);
+}
+
+// 2. Type-check every TypeScript file (strict, per deno.json) and formatting.
+function tsFiles(dir) {
+  const abs = join(root, dir);
+  if (!existsSync(abs)) return [];
+  return readdirSync(abs, { recursive: true })
+    .filter((f) => f.endsWith(".ts"))
+    .map((f) => join(dir, f));
+}
+const checked = ["mod.ts", ...["src", "tests", "examples", "bench"].flatMap(tsFiles)];
+step("deno check", bin("deno"), ["check", "--quiet", ...checked]);
+step("dprint check", bin("dprint"), ["check"]);
+
+// 3. The suite on each host and backend.
+const testFiles = filter.length ? filter : tsFiles("tests").filter((f) => f.endsWith(".test.ts"));
+const results = [];
+for (const host of hosts) {
+  for (const backend of backends) {
+    const title = `${host} (${backend})`;
+    process.stdout.write(`== tests on ${title}\n`);
+    const env = { ...process.env, STROM_REACTOR: backend, NO_COLOR: "1" };
+    const args = host === "deno"
+      ? ["test", "-A", "--no-check", ...testFiles]
+      : ["test", ...testFiles.map((f) => "./" + f)];
+    const r = run(bin(host), args, { env });
+    process.stdout.write(r.out);
+    const counts = parseCounts(host, r.out);
+    // A runner that died without its summary counts as one failure.
+    if (!counts) results.push({ title, passed: 0, failed: 1, code: r.code });
+    else {
+      const failed = counts.failed === 0 && r.code !== 0 ? 1 : counts.failed;
+      results.push({ title, passed: counts.passed, failed, code: r.code });
+    }
+  }
+}
+
+function parseCounts(host, out) {
+  if (host === "deno") {
+    const m = [...out.matchAll(/\|\s*(\d+) passed[^|]*\|\s*(\d+) failed/g)].pop();
+    return m ? { passed: Number(m[1]), failed: Number(m[2]) } : null;
+  }
+  const p = [...out.matchAll(/^\s*(\d+) pass$/gm)].pop();
+  const f = [...out.matchAll(/^\s*(\d+) fail$/gm)].pop();
+  return p && f ? { passed: Number(p[1]), failed: Number(f[1]) } : null;
+}
+
+console.log("== summary");
+let passed = 0;
+let failed = 0;
+for (const r of results) {
+  console.log(`${r.title}: ${r.passed} passed, ${r.failed} failed (exit ${r.code})`);
+  passed += r.passed;
+  failed += r.failed;
+}
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed === 0 && results.length > 0 ? 0 : 1);

@@ -1,0 +1,109 @@
+/**
+ * The running host (Deno or Bun), its libc loaded once for this thread, and
+ * the few process-level helpers that differ between hosts. Each Worker has
+ * its own module instance, so each thread loads its own libc (and caches its
+ * own errno location).
+ *
+ * @module
+ */
+
+import { loadBun } from "./bun.ts";
+import { loadDeno } from "./deno.ts";
+import type { Libc } from "./libc.ts";
+
+interface HostGlobals {
+  Deno?: {
+    exit(code?: number): never;
+    args: string[];
+    env: { get(name: string): string | undefined };
+  };
+  Bun?: unknown;
+  process?: { exit(code?: number): never; argv: string[]; env: Record<string, string | undefined> };
+  navigator?: { hardwareConcurrency?: number };
+}
+
+const g = globalThis as unknown as HostGlobals;
+
+/** Which host runs this code. Deno is tested first (Bun has no `Deno` global). */
+export const host: "deno" | "bun" = g.Deno !== undefined
+  ? "deno"
+  : g.Bun !== undefined
+  ? "bun"
+  : (() => {
+    throw new Error("strom: runs on Deno or Bun only (neither Deno nor Bun global found)");
+  })();
+
+/**
+ * The C library opened: the glibc soname, resolved by the dynamic loader on
+ * any glibc Linux arch. (musl or another OS would need another name here.)
+ */
+export const LIBC_PATH = "libc.so.6";
+
+/** This thread's libc, already loaded. */
+export const libc: Libc = host === "deno" ? loadDeno(LIBC_PATH) : await loadBun(LIBC_PATH);
+
+/** Ends the process at once with `code` (Deno.exit / process.exit). */
+export function exitProcess(code: number): never {
+  if (g.Deno !== undefined) return g.Deno.exit(code);
+  if (g.process !== undefined) return g.process.exit(code);
+  throw new Error(`strom: cannot exit (code ${code})`);
+}
+
+const encoder = new TextEncoder();
+const pollfd = new Uint8Array(8);
+
+/**
+ * Writes `line` (a newline is added if missing) to fd 2 synchronously through
+ * libc `write(2)`, so the text is out before a following {@linkcode exitProcess}
+ * (Bun's `process.stderr.write` may be asynchronous). Retries partial writes
+ * and EINTR, and waits for POLLOUT if stderr is non-blocking and full; gives
+ * up silently on any other error (there is nowhere left to report it).
+ */
+export function writeStderr(line: string): void {
+  const bytes = encoder.encode(line.endsWith("\n") ? line : line + "\n");
+  let off = 0;
+  while (off < bytes.length) {
+    const n = libc.write(2, bytes.subarray(off), bytes.length - off);
+    if (n >= 0) {
+      off += n;
+      continue;
+    }
+    const e = libc.errno();
+    if (e === 4 /* EINTR */) continue;
+    if (e !== 11 /* EAGAIN */) return;
+    // fd 2, POLLOUT, wait at most 1 s per attempt.
+    const dv = new DataView(pollfd.buffer);
+    dv.setInt32(0, 2, true);
+    dv.setInt16(4, 0x4, true);
+    dv.setInt16(6, 0, true);
+    if (libc.poll(pollfd, 1, 1000) <= 0) return;
+  }
+}
+
+/** The script's own arguments (without the runtime and script path), like `Deno.args`. */
+export function hostArgs(): string[] {
+  if (g.Deno !== undefined) return [...g.Deno.args];
+  if (g.process !== undefined) return g.process.argv.slice(2);
+  return [];
+}
+
+/** The number of logical CPUs (`navigator.hardwareConcurrency`), at least 1. */
+export function hardwareConcurrency(): number {
+  const n = g.navigator?.hardwareConcurrency;
+  return typeof n === "number" && n >= 1 ? n : 1;
+}
+
+/**
+ * The environment variable `name`, or undefined when unset. On Deno this
+ * needs `--allow-env` for that name (or `-A`); without it, it reads as unset.
+ */
+export function envVar(name: string): string | undefined {
+  if (g.Deno !== undefined) {
+    try {
+      return g.Deno.env.get(name);
+    } catch {
+      return undefined; // no env permission: behave as unset
+    }
+  }
+  return g.process?.env[name];
+}

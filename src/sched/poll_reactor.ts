@@ -1,0 +1,143 @@
+/**
+ * The poll backend: portable (ppoll exists wherever POSIX does), level-
+ * triggered, and O(waiting fds) per wait — the fallback, not the fast path.
+ *
+ * Sources with a waiting task are kept in a dense interest list; each wait
+ * builds its pollfd array from that list.
+ *
+ * @module
+ */
+
+import {
+  check,
+  EINTR,
+  encodeTimespec,
+  libc,
+  POLLERR,
+  PollFds,
+  POLLHUP,
+  POLLIN,
+  POLLNVAL,
+  POLLOUT,
+  POLLRDHUP,
+} from "../ffi/mod.ts";
+import { IoSource, type Reactor, type Waiter } from "./reactor.ts";
+import { WakeFd } from "./wake_fd.ts";
+
+const READ_EVENTS = POLLIN | POLLRDHUP | POLLHUP | POLLERR | POLLNVAL;
+const WRITE_EVENTS = POLLOUT | POLLHUP | POLLERR | POLLNVAL;
+
+/** A {@linkcode Reactor} on ppoll(2). */
+export class PollReactor implements Reactor {
+  readonly kind = "poll";
+  waiting = 0;
+  readonly #wake = new WakeFd();
+  #listed: IoSource[] = [];
+  readonly #fds = new PollFds(256);
+  readonly #timespec = new Uint8Array(16);
+
+  get wakeFd(): number {
+    return this.#wake.fd;
+  }
+
+  register(fd: number): IoSource {
+    return new IoSource(fd, this);
+  }
+
+  deregister(source: IoSource): void {
+    source.reader = null;
+    source.writer = null;
+  }
+
+  #list(source: IoSource): void {
+    if (source.pollSlot < 0) {
+      source.pollSlot = this.#listed.length;
+      this.#listed.push(source);
+    }
+  }
+
+  waitReadable(source: IoSource, waiter: Waiter): void {
+    if (source.reader === null) this.waiting++;
+    source.reader = waiter;
+    this.#list(source);
+  }
+
+  waitWritable(source: IoSource, waiter: Waiter): void {
+    if (source.writer === null) this.waiting++;
+    source.writer = waiter;
+    this.#list(source);
+  }
+
+  unwait(source: IoSource, waiter: Waiter): void {
+    if (source.reader === waiter) {
+      source.reader = null;
+      this.waiting--;
+    }
+    if (source.writer === waiter) {
+      source.writer = null;
+      this.waiting--;
+    }
+  }
+
+  wait(timeoutNs: number): boolean {
+    const listed = this.#listed;
+    const fds = this.#fds;
+    fds.set(0, this.#wake.fd, POLLIN);
+    let n = 1;
+    for (const source of listed) {
+      const events = (source.reader !== null ? POLLIN | POLLRDHUP : 0)
+        | (source.writer !== null ? POLLOUT : 0);
+      // A source whose waiters left stays listed with no events; poll skips
+      // negative fds, so it costs nothing until the list is compacted.
+      fds.set(n++, events === 0 ? -1 : source.fd, events);
+    }
+    let timeout: Uint8Array | null = null;
+    if (timeoutNs >= 0) {
+      encodeTimespec(timeoutNs, this.#timespec);
+      timeout = this.#timespec;
+    }
+    const ready = libc.ppoll(fds.bytes, n, timeout);
+    if (ready < 0 && libc.errno() !== EINTR) check(ready, "ppoll", libc);
+    const woken = ready > 0 && fds.revents(0) !== 0;
+    if (woken) this.#wake.drain();
+    for (let i = 1; ready > 0 && i < n; i++) {
+      const rev = fds.revents(i);
+      if (rev === 0) continue;
+      const source = listed[i - 1];
+      if ((rev & READ_EVENTS) !== 0 && source.reader !== null) {
+        source.readable = true;
+        const reader = source.reader;
+        source.reader = null;
+        this.waiting--;
+        reader.wake();
+      }
+      if ((rev & WRITE_EVENTS) !== 0 && source.writer !== null) {
+        source.writable = true;
+        const writer = source.writer;
+        source.writer = null;
+        this.waiting--;
+        writer.wake();
+      }
+    }
+    this.#compact();
+    return woken;
+  }
+
+  // Drops sources nobody waits on from the interest list.
+  #compact(): void {
+    const kept: IoSource[] = [];
+    for (const source of this.#listed) {
+      if (source.reader !== null || source.writer !== null) {
+        source.pollSlot = kept.length;
+        kept.push(source);
+      } else {
+        source.pollSlot = -1;
+      }
+    }
+    this.#listed = kept;
+  }
+
+  close(): void {
+    this.#wake.close();
+  }
+}

@@ -1,0 +1,72 @@
+/**
+ * The reactor interface: what the scheduler needs from a readiness backend
+ * (epoll or poll), and the per-fd record the sockets use.
+ *
+ * @module
+ */
+
+/** Something a reactor or a timer wakes: a task of the scheduler. */
+export interface Waiter {
+  /** Makes the waiter runnable again (a no-op unless it is waiting). */
+  wake(): void;
+}
+
+/**
+ * One file descriptor registered with a reactor, with its readiness cached.
+ *
+ * The flags start true: an operation tries its syscall first and only waits
+ * after `EAGAIN` (or a short read), clearing the flag; the reactor sets it
+ * again when the kernel reports the fd ready. With edge-triggered epoll this
+ * means an operation that can proceed costs no epoll_ctl and no extra wait.
+ */
+export class IoSource {
+  /** Cached: a read might proceed without waiting. */
+  readable = true;
+  /** Cached: a write might proceed without waiting. */
+  writable = true;
+  /** The task waiting to read, if any. */
+  reader: Waiter | null = null;
+  /** The task waiting to write, if any. */
+  writer: Waiter | null = null;
+  /** Position in the poll backend's interest list (-1: not listed). */
+  pollSlot = -1;
+
+  constructor(
+    /** The file descriptor. */
+    readonly fd: number,
+    /** The reactor this source is registered with. */
+    readonly reactor: Reactor,
+  ) {}
+}
+
+/** Which readiness backend a reactor uses. */
+export type ReactorKind = "epoll" | "poll";
+
+/** A readiness backend: registers fds and sleeps in the kernel until one is ready. */
+export interface Reactor {
+  /** The backend's name. */
+  readonly kind: ReactorKind;
+  /** How many reader or writer waits are registered (the idle check needs it). */
+  readonly waiting: number;
+
+  /** Registers `fd` once for its whole life (non-blocking fds only). */
+  register(fd: number): IoSource;
+  /** Forgets `source`; call before closing its fd. Waiters must be gone. */
+  deregister(source: IoSource): void;
+  /** Makes `waiter` the reader of `source` until woken or {@linkcode unwait}. */
+  waitReadable(source: IoSource, waiter: Waiter): void;
+  /** Makes `waiter` the writer of `source` until woken or {@linkcode unwait}. */
+  waitWritable(source: IoSource, waiter: Waiter): void;
+  /** Removes `waiter` from `source` (a cancelled or finished wait). */
+  unwait(source: IoSource, waiter: Waiter): void;
+  /**
+   * Sleeps in the kernel until a registered fd is ready, the wake fd is
+   * signalled, or `timeoutNs` passes (-1: no limit, 0: don't sleep), then
+   * wakes the waiters whose events fired. Returns whether the wake fd fired.
+   */
+  wait(timeoutNs: number): boolean;
+  /** The eventfd another thread writes to end a {@linkcode wait}. */
+  readonly wakeFd: number;
+  /** Closes the backend's own fds. */
+  close(): void;
+}

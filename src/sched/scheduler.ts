@@ -1,0 +1,371 @@
+/**
+ * The scheduler of one thread: task records, the ready queue, the timers and
+ * the reactor, and the loop that drives them.
+ *
+ * A task is a generator. The scheduler resumes it with `next(value)` or
+ * `throw(error)`; the task runs until a strom leaf operation yields
+ * {@linkcode SUSPEND} (it registered itself with a timer, a reactor source,
+ * a join or a group first), or until it returns or throws. Children of
+ * `awaitAll`/`awaitAny` are tasks of their own, so resuming one never
+ * re-enters its parent's `yield*` chain.
+ *
+ * @module
+ */
+
+import { monotonicNowMs } from "../ffi/mod.ts";
+import type { Reactor, Waiter } from "./reactor.ts";
+import { ReadyQueue } from "./ready_queue.ts";
+import { Slab, SLAB_CAPACITY } from "./slab.ts";
+import { TimerHeap } from "./timer_heap.ts";
+import { SUSPEND, type Task } from "./types.ts";
+import { halt, Rule } from "./usage.ts";
+
+// Task states. A number compare is what the hot path can afford.
+const READY = 0; // in the ready queue
+const RUNNING = 1; // on the JS stack (being resumed or cancelled)
+const WAITING = 2; // suspended until woken
+const DONE = 3; // finished: returned, threw or was cancelled
+
+/** How a finished task ended. */
+export const Ending = { Returned: 0, Threw: 1, Cancelled: 2 } as const;
+/** One of the values of {@linkcode Ending}. */
+export type Ending = typeof Ending[keyof typeof Ending];
+
+/**
+ * Thrown from `join()` (and delivered to groups) for a task that was
+ * cancelled before it finished.
+ */
+export class TaskCancelledError extends Error {
+  override readonly name = "TaskCancelledError";
+  constructor(readonly taskId: number) {
+    super(`task ${taskId} was cancelled`);
+  }
+}
+
+/**
+ * Thrown by `spawn` (and `awaitAll`/`awaitAny`) when the thread already runs
+ * its most tasks: overload is reported to the caller, nothing is dropped.
+ */
+export class TaskLimitError extends RangeError {
+  override readonly name = "TaskLimitError";
+  constructor(readonly limit: number) {
+    super(`this thread already runs its limit of ${limit} tasks`);
+  }
+}
+
+/** One task: its generator and everything the scheduler knows about it. */
+export class TaskRecord implements Waiter {
+  /** Slab id (index + generation). */
+  id = -1;
+  state = READY;
+  /** What the next resume delivers, and whether it is thrown. */
+  resumeValue: unknown = undefined;
+  resumeThrows = false;
+  /** Woken while RUNNING: queue it again once it suspends. */
+  wokenWhileRunning = false;
+  /** `cancel` reached it while RUNNING: cancel it once it suspends. */
+  cancelRequested = false;
+  /** A leaf registered a wait and has not yet yielded SUSPEND to us. */
+  suspendPending = false;
+  /** How it ended, once DONE. */
+  ending: Ending = Ending.Returned;
+  /** Its return value or thrown error, once DONE. */
+  result: unknown = undefined;
+  /** Tasks waiting in `join()` for this one. */
+  joiners: TaskRecord[] | null = null;
+  /** Told when this task ends (the awaitAll/awaitAny group of a child). */
+  onDone: ((task: TaskRecord) => void) | null = null;
+  /** Someone observed the ending (a join or a group): no unjoined-error report. */
+  observed = false;
+
+  constructor(
+    readonly scheduler: Scheduler,
+    readonly gen: Task<unknown>,
+    /** A root task (run/spawn) rather than a child of a group. */
+    readonly isRoot: boolean,
+  ) {}
+
+  /** Whether the task has finished. */
+  get done(): boolean {
+    return this.state === DONE;
+  }
+
+  /** Whether the task is on the JS stack right now. */
+  get running(): boolean {
+    return this.state === RUNNING;
+  }
+
+  /** Resumes the task normally at its next turn (a no-op unless it waits). */
+  wake(): void {
+    this.scheduler.resume(this, false, undefined);
+  }
+}
+
+/** Options of a thread's scheduler. */
+export interface SchedulerOptions {
+  /** The most live tasks (roots and children) at once; default 2^24. */
+  maxTasks?: number;
+  /** Called with a task's error when it failed and nobody joined it. */
+  onUnjoinedError?: (error: unknown, taskId: number) => void;
+}
+
+function describe(value: unknown): string {
+  if (value instanceof Promise) return "a Promise (strom tasks do not await promises)";
+  if (
+    value !== null && typeof value === "object"
+    && typeof (value as Iterator<unknown>).next === "function"
+  ) {
+    return "a generator (write `yield*`, not `yield`)";
+  }
+  return `a ${value === null ? "null" : typeof value} value`;
+}
+
+function defaultUnjoinedError(error: unknown, taskId: number): void {
+  const text = error instanceof Error ? (error.stack ?? String(error)) : String(error);
+  console.error(`strom: task ${taskId} failed and nobody joined it: ${text}`);
+}
+
+/** The scheduler of one thread. Get it with {@linkcode threadScheduler}. */
+export class Scheduler {
+  readonly tasks = new Slab<TaskRecord>();
+  readonly ready = new ReadyQueue<TaskRecord>();
+  readonly timers = new TimerHeap<Waiter>();
+  /** The task being resumed or cancelled right now. */
+  current: TaskRecord | null = null;
+  /** Root tasks still running: cancelled when `run` returns. */
+  readonly roots = new Set<TaskRecord>();
+  /** Reasons to keep waiting although no task waits on a timer or fd. */
+  externalHolds = 0;
+  /** Called when another thread signalled the reactor's wake fd. */
+  onExternalWake: (() => void) | null = null;
+  /** Whether `run` is driving this scheduler. */
+  driving = false;
+  readonly maxTasks: number;
+  readonly onUnjoinedError: (error: unknown, taskId: number) => void;
+
+  constructor(readonly reactor: Reactor, options: SchedulerOptions = {}) {
+    const maxTasks = options.maxTasks ?? SLAB_CAPACITY;
+    if (!Number.isInteger(maxTasks) || maxTasks < 1 || maxTasks > SLAB_CAPACITY) {
+      throw new RangeError(`maxTasks must be an integer in [1, ${SLAB_CAPACITY}], got ${maxTasks}`);
+    }
+    this.maxTasks = maxTasks;
+    this.onUnjoinedError = options.onUnjoinedError ?? defaultUnjoinedError;
+  }
+
+  /** The monotonic clock, in ms (sub-µs precision), shared by all threads. */
+  now(): number {
+    return monotonicNowMs();
+  }
+
+  /**
+   * Creates a task for `gen` and queues it. Throws {@linkcode TaskLimitError}
+   * at the task limit; halts if `gen` was given to strom before.
+   */
+  spawn(gen: Task<unknown>, isRoot: boolean): TaskRecord {
+    claimGenerator(gen);
+    if (this.tasks.size >= this.maxTasks) throw new TaskLimitError(this.maxTasks);
+    const task = new TaskRecord(this, gen, isRoot);
+    task.id = this.tasks.insert(task);
+    if (isRoot) this.roots.add(task);
+    this.ready.push(task);
+    return task;
+  }
+
+  /**
+   * Makes a waiting task runnable with `value` (thrown into it if `throws`).
+   * The first wake of a suspension wins; later ones are ignored.
+   */
+  resume(task: TaskRecord, throws: boolean, value: unknown): void {
+    if (task.state === WAITING) {
+      task.resumeThrows = throws;
+      task.resumeValue = value;
+      task.state = READY;
+      this.ready.push(task);
+    } else if (task.state === RUNNING && !task.wokenWhileRunning) {
+      task.resumeThrows = throws;
+      task.resumeValue = value;
+      task.wokenWhileRunning = true;
+    }
+  }
+
+  /** Resumes `task` until it suspends, returns or throws. */
+  step(task: TaskRecord): void {
+    if (task.state !== READY) return; // cancelled while queued
+    task.state = RUNNING;
+    this.current = task;
+    let r: IteratorResult<unknown, unknown>;
+    try {
+      const value = task.resumeValue;
+      task.resumeValue = undefined;
+      if (task.resumeThrows) {
+        task.resumeThrows = false;
+        r = task.gen.throw(value);
+      } else {
+        r = task.gen.next(value);
+      }
+    } catch (error) {
+      this.current = null;
+      this.#finish(task, Ending.Threw, error);
+      return;
+    }
+    this.current = null;
+    if (r.done) {
+      this.#finish(task, Ending.Returned, r.value);
+    } else if (r.value !== SUSPEND) {
+      halt(Rule.ForeignYield, `task ${task.id} yielded ${describe(r.value)}`);
+    } else {
+      this.#suspended(task);
+    }
+  }
+
+  #suspended(task: TaskRecord): void {
+    task.suspendPending = false;
+    if (task.wokenWhileRunning) {
+      task.wokenWhileRunning = false;
+      task.state = READY;
+      this.ready.push(task);
+    } else {
+      task.state = WAITING;
+    }
+    if (task.cancelRequested) this.cancel(task);
+  }
+
+  /**
+   * Cancels `task`: `return()` at its suspension point, so its `finally`
+   * blocks run (and leaf operations deregister) before this returns. A task
+   * on the stack right now is cancelled as soon as it suspends. Halts if a
+   * `finally` block tries to wait.
+   */
+  cancel(task: TaskRecord): void {
+    if (task.state === DONE) return;
+    if (task.state === RUNNING) {
+      task.cancelRequested = true;
+      return;
+    }
+    const previous = this.current;
+    task.state = RUNNING;
+    this.current = task;
+    let r: IteratorResult<unknown, unknown>;
+    try {
+      r = task.gen.return(undefined);
+    } catch (error) {
+      this.current = previous;
+      this.#finish(task, Ending.Threw, error);
+      return;
+    }
+    this.current = previous;
+    if (!r.done) {
+      halt(
+        Rule.WaitDuringCancel,
+        `task ${task.id} waited in a finally block while being cancelled`,
+      );
+    }
+    this.#finish(task, Ending.Cancelled, new TaskCancelledError(task.id));
+  }
+
+  #finish(task: TaskRecord, ending: Ending, result: unknown): void {
+    if (task.suspendPending) {
+      halt(Rule.OutsideTask, `task ${task.id} advanced a strom operation by hand (use yield*)`);
+    }
+    task.state = DONE;
+    task.ending = ending;
+    task.result = result;
+    task.wokenWhileRunning = false;
+    this.tasks.remove(task.id);
+    if (task.isRoot) this.roots.delete(task);
+    const joiners = task.joiners;
+    task.joiners = null;
+    if (joiners !== null) {
+      task.observed = true;
+      for (const joiner of joiners) this.resume(joiner, ending !== Ending.Returned, result);
+    }
+    const onDone = task.onDone;
+    if (onDone !== null) {
+      task.observed = true;
+      task.onDone = null;
+      onDone(task);
+    }
+    if (ending === Ending.Threw && !task.observed && task.isRoot) {
+      this.onUnjoinedError(result, task.id);
+    }
+  }
+
+  /** Runs every task that is ready now (not those it wakes: they wait a turn). */
+  runReady(): void {
+    for (let n = this.ready.length; n > 0; n--) this.step(this.ready.shift()!);
+  }
+
+  /** Wakes the owners of timers whose deadline has passed. */
+  fireTimers(): void {
+    if (this.timers.size === 0) return;
+    const now = this.now();
+    for (let t = this.timers.popExpired(now); t !== undefined; t = this.timers.popExpired(now)) {
+      t.owner.wake();
+    }
+  }
+
+  /**
+   * Whether the thread can make progress: something is ready, a timer or an
+   * fd wait is pending, or an external hold (another thread may wake us).
+   */
+  get hasWork(): boolean {
+    return this.ready.length > 0 || this.timers.size > 0 || this.reactor.waiting > 0
+      || this.externalHolds > 0;
+  }
+
+  /**
+   * One turn of the loop: run the ready tasks, fire due timers, then ask the
+   * reactor for I/O — without sleeping if tasks are ready, else sleeping until
+   * the next deadline (or `maxWaitMs`, if smaller). Returns before waiting
+   * if `until` has ended.
+   */
+  turn(maxWaitMs = Infinity, until: TaskRecord | null = null): void {
+    this.runReady();
+    if (until !== null && until.state === DONE) return;
+    this.fireTimers();
+    let waitMs = maxWaitMs;
+    if (this.ready.length > 0) {
+      // Ready tasks don't wait for the kernel; poll fds only if some wait on one.
+      if (this.reactor.waiting === 0) return;
+      waitMs = 0;
+    } else if (this.timers.size > 0) {
+      waitMs = Math.min(waitMs, Math.max(0, this.timers.nextDeadline - this.now()));
+    }
+    if (waitMs === Infinity && this.reactor.waiting === 0 && this.externalHolds === 0) {
+      // Sleeping now would be forever: nothing can wake this thread.
+      halt(Rule.Deadlock, "every task waits and nothing can wake one");
+    }
+    const timeoutNs = waitMs === Infinity ? -1 : Math.ceil(waitMs * 1e6);
+    if (this.reactor.wait(timeoutNs) && this.onExternalWake !== null) this.onExternalWake();
+    this.fireTimers();
+  }
+
+  /** Drives the loop until `task` is done. Halts (`deadlock`) if it never can be. */
+  runUntilDone(task: TaskRecord): void {
+    while (task.state !== DONE) this.turn(Infinity, task);
+  }
+
+  /** Cancels every root task still running (used when `run` returns). */
+  cancelRoots(): void {
+    for (const task of [...this.roots]) this.cancel(task);
+  }
+}
+
+// Generators strom has taken: giving one again (started or finished) would
+// resume it from the wrong place, so it halts instead. Weak: no leak.
+const claimed = new WeakSet<object>();
+
+function claimGenerator(gen: Task<unknown>): void {
+  if (
+    gen === null || typeof gen !== "object" || typeof gen.next !== "function"
+    || typeof gen.return !== "function" || typeof gen.throw !== "function"
+  ) {
+    throw new TypeError(
+      `expected a task (the generator a function* returns), got ${describe(gen)}`,
+    );
+  }
+  if (claimed.has(gen)) {
+    halt(Rule.ReusedGenerator, "a generator strom already ran was given to it again");
+  }
+  claimed.add(gen);
+}

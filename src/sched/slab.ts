@@ -1,0 +1,59 @@
+/**
+ * A slab of records addressed by ids made of an index and a generation, so a
+ * lookup is an array access and a stale id (its record gone, the slot reused)
+ * is recognised instead of reaching the new occupant.
+ *
+ * @module
+ */
+
+/** Slots per slab: ids keep the index in their low 24 bits. */
+export const SLAB_CAPACITY = 1 << 24;
+const INDEX_MASK = SLAB_CAPACITY - 1;
+
+/** Records addressed by generation-checked ids. */
+export class Slab<T> {
+  #records: (T | undefined)[] = [];
+  #generations: number[] = [];
+  #free: number[] = [];
+  #size = 0;
+
+  /** How many records the slab holds. */
+  get size(): number {
+    return this.#size;
+  }
+
+  /**
+   * Stores `record` and returns its id. Throws a `RangeError` when all
+   * {@linkcode SLAB_CAPACITY} slots are taken.
+   */
+  insert(record: T): number {
+    let index = this.#free.pop();
+    if (index === undefined) {
+      index = this.#records.length;
+      if (index >= SLAB_CAPACITY) throw new RangeError(`slab full: ${SLAB_CAPACITY} records`);
+      this.#records.push(undefined);
+      this.#generations.push(0);
+    }
+    this.#records[index] = record;
+    this.#size++;
+    return this.#generations[index] * SLAB_CAPACITY + index;
+  }
+
+  /** The record with this id, or `undefined` if it was removed. */
+  get(id: number): T | undefined {
+    const index = id & INDEX_MASK;
+    if (this.#generations[index] !== Math.floor(id / SLAB_CAPACITY)) return undefined;
+    return this.#records[index];
+  }
+
+  /** Removes the record with this id; a stale id is ignored. */
+  remove(id: number): void {
+    const index = id & INDEX_MASK;
+    if (this.#generations[index] !== Math.floor(id / SLAB_CAPACITY)) return;
+    this.#records[index] = undefined;
+    // A new generation makes every id handed out for this slot stale.
+    this.#generations[index] = (this.#generations[index] + 1) % 0x20000000;
+    this.#free.push(index);
+    this.#size--;
+  }
+}

@@ -1,0 +1,101 @@
+/**
+ * `spawn`: a new root task on the calling task's thread, and its handle.
+ *
+ * @module
+ */
+
+import { beginWait, currentTask } from "./current.ts";
+import { Ending, type TaskRecord } from "./scheduler.ts";
+import { type Operation, SUSPEND, type Task } from "./types.ts";
+import { halt, Rule } from "./usage.ts";
+
+/**
+ * The handle of a spawned task: join it for its result, or cancel it.
+ *
+ * Dropping a handle detaches the task: it keeps running until it ends (or
+ * until the `run` that drives its thread returns, which cancels it). An error
+ * thrown by a task nobody is joining when it fails is reported through the
+ * scheduler's `onUnjoinedError` (by default one line with the stack on
+ * stderr); a later `join()` still throws it.
+ */
+export class JoinHandle<T> {
+  readonly #task: TaskRecord;
+
+  /** @internal Created by {@linkcode spawn}. */
+  constructor(task: TaskRecord) {
+    this.#task = task;
+  }
+
+  /** The task's id (unique among the live tasks of its thread). */
+  get id(): number {
+    return this.#task.id;
+  }
+
+  /** Whether the task has ended (returned, thrown or been cancelled). */
+  get done(): boolean {
+    return this.#task.done;
+  }
+
+  /**
+   * Waits for the task to end: its return value, or throws its error (a
+   * `TaskCancelledError` if it was cancelled). Joining a finished task returns
+   * at once. Several tasks may join the same task.
+   *
+   * Cancel-safe: cancelling the joiner leaves the joined task running.
+   * Halts outside a task, and when called from another thread's scheduler.
+   */
+  *join(): Operation<T> {
+    const target = this.#task;
+    const me = currentTask("join");
+    if (me.scheduler !== target.scheduler) {
+      halt(Rule.ForeignJoin, `task ${target.id} belongs to another thread's scheduler`);
+    }
+    if (me === target) halt(Rule.Deadlock, `task ${me.id} joined itself`);
+    if (!target.done) {
+      beginWait("join");
+      (target.joiners ??= []).push(me);
+      try {
+        return (yield SUSPEND) as T;
+      } finally {
+        const joiners = target.joiners as TaskRecord[] | null;
+        if (joiners !== null) {
+          const i = joiners.indexOf(me);
+          if (i >= 0) joiners.splice(i, 1);
+        }
+      }
+    }
+    target.observed = true;
+    if (target.ending !== Ending.Returned) throw target.result;
+    return target.result as T;
+  }
+
+  /**
+   * Cancels the task: its `finally` blocks run before `cancel` returns (or,
+   * if the task is the one calling, as soon as it next suspends). Cancelling
+   * an ended task does nothing. Its joiners get a `TaskCancelledError`.
+   */
+  cancel(): void {
+    this.#task.scheduler.cancel(this.#task);
+  }
+}
+
+/**
+ * Starts `task` as a new root task on the calling task's thread and returns
+ * its handle at once; the new task first runs at the scheduler's next turn.
+ *
+ * Throws `TaskLimitError` when the thread runs its most tasks, and a
+ * `TypeError` if `task` is not a generator. Halts outside a task and if the
+ * generator was given to strom before.
+ *
+ * @example
+ * ```ts
+ * function* main(): Task<number> {
+ *   const handle = yield* spawn(work());
+ *   return yield* handle.join();
+ * }
+ * ```
+ */
+export function* spawn<T>(task: Task<T>): Operation<JoinHandle<T>> {
+  const me = currentTask("spawn");
+  return new JoinHandle<T>(me.scheduler.spawn(task, true));
+}

@@ -1,0 +1,43 @@
+/**
+ * The types every strom operation is written in.
+ *
+ * @module
+ */
+
+/**
+ * The one value a strom leaf operation yields to the scheduler when it must
+ * wait. It is private to strom: user code never yields it itself, it reaches
+ * the scheduler only through `yield*` on a strom operation. Anything else a
+ * task yields breaks the usage model (see `usage.ts`).
+ */
+export const SUSPEND: Suspend = Object.freeze({ strom: "suspend" }) as unknown as Suspend;
+
+declare const suspendBrand: unique symbol;
+
+/**
+ * The type of {@linkcode SUSPEND}: a branded object type, so a generator's
+ * inferred yield type stays `Suspend` (a unique symbol would widen to
+ * `symbol`) and no other value fits it.
+ */
+export interface Suspend {
+  readonly [suspendBrand]: true;
+}
+
+/**
+ * An operation: what calling a strom generator function returns. Compose
+ * operations with `yield*`; the value of `yield* op` is the operation's
+ * result.
+ */
+export type Operation<T> = Generator<Suspend, T, unknown>;
+
+/**
+ * A task: a generator that strom drives to completion. Every
+ * {@linkcode Operation} is a task, and so is any `function*` whose body only
+ * uses `yield*` on strom operations.
+ */
+export type Task<T> = Generator<Suspend, T, unknown>;
+
+/** The results of a tuple of tasks, in order. */
+export type TaskResults<T extends readonly Task<unknown>[]> = {
+  -readonly [K in keyof T]: T[K] extends Task<infer R> ? R : never;
+};

@@ -1,0 +1,434 @@
+// The single-thread scheduler: tasks, spawn/join/cancel, awaitAll/awaitAny,
+// timers and the usage model. Runs on Deno and on Bun, on either reactor.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import {
+  awaitAll,
+  awaitAny,
+  type JoinHandle,
+  now,
+  type Operation,
+  run,
+  sleep,
+  sleepUntil,
+  spawn,
+  type Task,
+  TaskCancelledError,
+  timeout,
+  TimeoutError,
+  yieldNow,
+} from "../mod.ts";
+import { threadScheduler } from "../src/sched/current.ts";
+import { assertHalts, runScenario } from "./helpers/child.ts";
+import { openFds } from "./helpers/fds.ts";
+
+/** Runs a task with strom's `run`, checking the fd count is unchanged. */
+function runChecked<T>(task: Task<T>): T {
+  threadScheduler(); // its reactor's fds live as long as the thread
+  const before = openFds();
+  try {
+    return run(task);
+  } finally {
+    assert.equal(openFds(), before, "open fds after run");
+  }
+}
+
+function* value<T>(v: T): Operation<T> {
+  return v;
+}
+
+function* fail(message: string, afterTurns = 0): Operation<never> {
+  for (let i = 0; i < afterTurns; i++) yield* yieldNow();
+  throw new Error(message);
+}
+
+test("run returns the task's value and throws its error", () => {
+  assert.equal(runChecked(value(42)), 42);
+  assert.throws(() => run(fail("oops")), /oops/);
+  assert.throws(() => run(fail("later", 3)), /later/);
+});
+
+test("ready tasks run in FIFO order and yieldNow interleaves them fairly", () => {
+  const log: string[] = [];
+  function* worker(name: string): Operation<void> {
+    for (let i = 0; i < 3; i++) {
+      log.push(`${name}${i}`);
+      yield* yieldNow();
+    }
+  }
+  runChecked(function*() {
+    const handles = [
+      yield* spawn(worker("a")),
+      yield* spawn(worker("b")),
+      yield* spawn(worker("c")),
+    ];
+    for (const h of handles) yield* h.join();
+  }());
+  assert.deepEqual(log, ["a0", "b0", "c0", "a1", "b1", "c1", "a2", "b2", "c2"]);
+});
+
+test("100k spawned tasks all run and are joined", () => {
+  const n = 100_000;
+  const sum = runChecked(function*() {
+    const handles: JoinHandle<number>[] = [];
+    for (let i = 0; i < n; i++) handles.push(yield* spawn(value(i)));
+    let total = 0;
+    for (const h of handles) total += yield* h.join();
+    return total;
+  }());
+  assert.equal(sum, (n * (n - 1)) / 2);
+});
+
+test("tasks spawn tasks that spawn tasks", () => {
+  function* tree(depth: number): Operation<number> {
+    if (depth === 0) return 1;
+    const left = yield* spawn(tree(depth - 1));
+    const right = yield* spawn(tree(depth - 1));
+    return (yield* left.join()) + (yield* right.join());
+  }
+  assert.equal(runChecked(tree(10)), 1024);
+});
+
+test("join delivers errors, cancel runs finally blocks, joiners see TaskCancelledError", () => {
+  let finallyRan = 0;
+  runChecked(function*() {
+    const failing = yield* spawn(fail("child failed", 2));
+    yield* assertRejects(failing.join(), /child failed/);
+
+    const sleeper = yield* spawn(function*() {
+      try {
+        yield* sleep(60_000);
+      } finally {
+        finallyRan++;
+      }
+    }());
+    yield* yieldNow();
+    assert.equal(sleeper.done, false);
+    sleeper.cancel();
+    assert.equal(finallyRan, 1, "finally ran before cancel returned");
+    assert.equal(sleeper.done, true);
+    yield* assertRejects(sleeper.join(), TaskCancelledError);
+    sleeper.cancel(); // cancelling an ended task does nothing
+    assert.equal(finallyRan, 1);
+  }());
+});
+
+test("a joiner waiting on a task is woken with the cancellation", () => {
+  runChecked(function*() {
+    const sleeper = yield* spawn(sleep(60_000));
+    const joiner = yield* spawn(function*() {
+      yield* assertRejects(sleeper.join(), TaskCancelledError);
+      return "saw it";
+    }());
+    yield* yieldNow();
+    sleeper.cancel();
+    assert.equal(yield* joiner.join(), "saw it");
+  }());
+});
+
+test("a detached task runs to its end; run cancels what is left when its root ends", () => {
+  const log: string[] = [];
+  runChecked(function*() {
+    yield* spawn(function*() {
+      yield* yieldNow();
+      log.push("detached done");
+    }());
+    yield* spawn(function*() {
+      try {
+        yield* sleep(60_000);
+      } finally {
+        log.push("leftover cancelled");
+      }
+    }());
+    yield* sleep(1);
+    log.push("root done");
+  }());
+  assert.deepEqual(log, ["detached done", "root done", "leftover cancelled"]);
+});
+
+test("an error in a task nobody joins is reported on stderr, not swallowed", () => {
+  const r = runScenario("unjoined_error");
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(
+    r.stderr,
+    /strom: task \d+ failed and nobody joined it: Error: boom from a detached task/,
+  );
+  assert.match(r.stdout, /main finished/);
+});
+
+test("awaitAll returns tuple results in order, whatever order they finish in", () => {
+  const [a, b, c] = runChecked(awaitAll(
+    function*() {
+      yield* sleep(3);
+      return "slow";
+    }(),
+    value(2),
+    function*() {
+      yield* yieldNow();
+      return true;
+    }(),
+  ));
+  const typed: [string, number, boolean] = [a, b, c];
+  assert.deepEqual(typed, ["slow", 2, true]);
+});
+
+test("awaitAll over an array, over one task and over none", () => {
+  assert.deepEqual(runChecked(awaitAll([value(1), value(2), value(3)])), [1, 2, 3]);
+  assert.deepEqual(runChecked(awaitAll([value("x")])), ["x"]);
+  assert.deepEqual(runChecked(awaitAll([])), []);
+});
+
+test("awaitAll runs children concurrently, not one after another", () => {
+  const log: string[] = [];
+  function* step(name: string): Operation<void> {
+    log.push(`${name} start`);
+    yield* yieldNow();
+    log.push(`${name} end`);
+  }
+  runChecked(awaitAll(step("a"), step("b")));
+  assert.deepEqual(log, ["a start", "b start", "a end", "b end"]);
+});
+
+test("the first error in awaitAll cancels the siblings (finally blocks run) and propagates", () => {
+  let cleaned = 0;
+  function* longChild(): Operation<void> {
+    try {
+      yield* sleep(60_000);
+    } finally {
+      cleaned++;
+    }
+  }
+  assert.throws(
+    () => runChecked(awaitAll(longChild(), fail("second failed", 1), longChild())),
+    /second failed/,
+  );
+  assert.equal(cleaned, 2);
+});
+
+test("awaitAll over 10k children", () => {
+  const children = Array.from({ length: 10_000 }, (_, i) =>
+    function*() {
+      yield* yieldNow();
+      return i;
+    }());
+  const results = runChecked(awaitAll(children));
+  assert.equal(results.length, 10_000);
+  assert.equal(results[9_999], 9_999);
+});
+
+test("awaitAny: the first to finish wins and the others' finally blocks ran before it returns", () => {
+  const cleaned: string[] = [];
+  function* slow(name: string, ms: number): Operation<string> {
+    try {
+      yield* sleep(ms);
+      return name;
+    } finally {
+      cleaned.push(name);
+    }
+  }
+  const winner = runChecked(function*() {
+    const w = yield* awaitAny(slow("slow", 60_000), slow("fast", 1), slow("slower", 60_000));
+    assert.deepEqual(cleaned.slice().sort(), ["fast", "slow", "slower"]);
+    return w;
+  }());
+  assert.deepEqual(winner, { index: 1, value: "fast" });
+});
+
+test("awaitAny: an error that comes first is thrown; an empty list is a RangeError", () => {
+  assert.throws(() => runChecked(awaitAny(sleep(60_000), fail("first"))), /first/);
+  assert.throws(() => run(awaitAny([])), RangeError);
+});
+
+test("nesting awaitAll and awaitAny 1000 levels deep", () => {
+  function* nest(depth: number): Operation<number> {
+    if (depth === 0) return 0;
+    if (depth % 2 === 0) {
+      const [inner] = yield* awaitAll(nest(depth - 1), value(0));
+      return inner + 1;
+    }
+    const { value: inner } = yield* awaitAny(nest(depth - 1), sleep(60_000));
+    return (inner as number) + 1;
+  }
+  assert.equal(runChecked(nest(1000)), 1000);
+});
+
+test("a yield* chain 1000 deep resumes and returns", () => {
+  function* chain(depth: number): Operation<number> {
+    if (depth === 0) {
+      yield* yieldNow();
+      return 0;
+    }
+    return 1 + (yield* chain(depth - 1));
+  }
+  assert.equal(runChecked(chain(1000)), 1000);
+});
+
+test("cancelling a parent cancels its children first, at every level, finally blocks counted", () => {
+  const order: string[] = [];
+  function* level(depth: number, name: string): Operation<void> {
+    try {
+      if (depth === 0) yield* sleep(60_000);
+      else yield* awaitAll(level(depth - 1, name + "L"), level(depth - 1, name + "R"));
+    } finally {
+      order.push(name);
+    }
+  }
+  runChecked(function*() {
+    const root = yield* spawn(level(3, "r"));
+    yield* sleep(1);
+    root.cancel();
+  }());
+  assert.equal(order.length, 15, "every task of a depth-3 binary tree ran its finally");
+  // Children end before their parent: each name comes after its extensions.
+  for (const name of order) {
+    for (const child of [name + "L", name + "R"]) {
+      if (order.includes(child)) {
+        assert.ok(order.indexOf(child) < order.indexOf(name), `${child} before ${name}`);
+      }
+    }
+  }
+  assert.equal(order[order.length - 1], "r");
+});
+
+test("timers fire in deadline order; equal deadlines fire in the order they were set", () => {
+  const log: string[] = [];
+  runChecked(function*() {
+    const at = now() + 5;
+    function* sleeper(name: string, deadline: number): Operation<void> {
+      yield* sleepUntil(deadline);
+      log.push(name);
+    }
+    yield* awaitAll(
+      sleeper("late", at + 5),
+      sleeper("eq1", at),
+      sleeper("early", at - 4),
+      sleeper("eq2", at),
+      sleeper("eq3", at),
+    );
+  }());
+  assert.deepEqual(log, ["early", "eq1", "eq2", "eq3", "late"]);
+});
+
+test("a task never wakes before its deadline", () => {
+  runChecked(function*() {
+    for (const ms of [0, 0.3, 1, 2.5, 7]) {
+      const start = now();
+      yield* sleep(ms);
+      const slept = now() - start;
+      assert.ok(slept >= ms, `slept ${slept} ms, asked ${ms}`);
+    }
+  }());
+});
+
+test("a cancelled sleep leaves no timer behind", () => {
+  const scheduler = threadScheduler();
+  runChecked(function*() {
+    const h = yield* spawn(sleep(60_000));
+    yield* yieldNow();
+    assert.equal(scheduler.timers.size, 1);
+    h.cancel();
+    assert.equal(scheduler.timers.size, 0);
+  }());
+});
+
+test("timeout fires: TimeoutError and the inner task cancelled; not firing: the result", () => {
+  let innerCleaned = false;
+  runChecked(function*() {
+    yield* assertRejects(
+      timeout(
+        2,
+        function*() {
+          try {
+            yield* sleep(60_000);
+          } finally {
+            innerCleaned = true;
+          }
+        }(),
+      ),
+      TimeoutError,
+    );
+    assert.equal(innerCleaned, true);
+    assert.equal(yield* timeout(60_000, value("in time")), "in time");
+    yield* assertRejects(timeout(60_000, fail("inner error")), /inner error/);
+  }());
+  assert.equal(threadScheduler().timers.size, 0, "no timer left behind");
+});
+
+test("bad input is a clear error: negative sleep, non-generator task", () => {
+  assert.throws(() => run(sleep(-1)), RangeError);
+  assert.throws(() => run(timeout(NaN, value(1))), RangeError);
+  // deno-lint-ignore no-explicit-any
+  assert.throws(() => run(42 as any), /expected a task/);
+});
+
+test("a million concurrent sleeps on one thread all wake", () => {
+  const n = 1_000_000;
+  let woke = 0;
+  runChecked(function*() {
+    const base = now();
+    const sleepers: Operation<void>[] = [];
+    for (let i = 0; i < n; i++) {
+      sleepers.push(function*() {
+        yield* sleepUntil(base + (i % 50));
+        woke++;
+      }());
+    }
+    yield* awaitAll(sleepers);
+  }());
+  assert.equal(woke, n);
+});
+
+// --- the usage model: each rule halts with its own line -----------------
+
+test("halts: a strom operation advanced outside a task", () => {
+  assertHalts("outside_task", "operation-outside-task");
+});
+
+test("halts: a strom operation advanced by hand inside a task", () => {
+  assertHalts("hand_advanced", "operation-outside-task");
+});
+
+test("halts: yield where yield* was meant", () => {
+  const r = assertHalts("yield_without_star", "yield-without-star");
+  assert.match(r.stderr, /yield\*/);
+});
+
+test("halts: a task yields a Promise", () => {
+  const r = assertHalts("yield_promise", "yield-without-star");
+  assert.match(r.stderr, /Promise/);
+});
+
+test("halts: run inside a task", () => {
+  assertHalts("run_inside_task", "run-inside-task");
+});
+
+test("halts: the same generator given twice", () => {
+  assertHalts("reused_generator", "generator-reused");
+});
+
+test("halts: a finished generator given to awaitAll", () => {
+  assertHalts("finished_generator", "generator-reused");
+});
+
+test("halts: a finally block waits during cancellation", () => {
+  assertHalts("wait_during_cancel", "wait-during-cancel");
+});
+
+test("halts: tasks that wait on each other forever", () => {
+  assertHalts("deadlock", "deadlock");
+});
+
+/** Asserts that `op` throws an error matching `expected`. */
+function* assertRejects(
+  op: Operation<unknown>,
+  expected: RegExp | (new(...args: never[]) => Error),
+): Operation<void> {
+  try {
+    yield* op;
+  } catch (error) {
+    if (expected instanceof RegExp) assert.match(String(error), expected);
+    else assert.ok(error instanceof expected, `expected ${expected.name}, got ${error}`);
+    return;
+  }
+  assert.fail("expected an error");
+}
