@@ -62,6 +62,9 @@ const SYMBOLS = {
   setrlimit: { args: ["i32", "ptr"], returns: "i32" },
   getpid: { args: [], returns: "i32" },
   gettid: { args: [], returns: "i32" },
+  _exit: { args: ["i32"], returns: "void" },
+  // Variadic in C; see deno.ts.
+  prctl: { args: ["i32", "u32"], returns: "i32" },
 } as const;
 
 /**
@@ -125,5 +128,7 @@ export async function loadBun(path: string): Promise<Libc> {
     setrlimit: s.setrlimit,
     getpid: s.getpid,
     gettid: s.gettid,
+    _exit: s._exit,
+    prctl: s.prctl,
   };
 }

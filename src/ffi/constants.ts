@@ -132,6 +132,7 @@ export const LINUX = {
   CLOCK_MONOTONIC: 1,
 
   RLIMIT_NOFILE: 7,
+  PR_SET_TIMERSLACK: 29,
 } as const;
 
 /** The constants table of the running OS (same shape for every OS added later). */
@@ -257,6 +258,8 @@ export const CLOCK_MONOTONIC: number = C.CLOCK_MONOTONIC;
 export const CLOCK_REALTIME: number = C.CLOCK_REALTIME;
 /** Resource: the most open file descriptors. */
 export const RLIMIT_NOFILE: number = C.RLIMIT_NOFILE;
+/** prctl option: the calling thread's timer slack, in ns. */
+export const PR_SET_TIMERSLACK: number = C.PR_SET_TIMERSLACK;
 
 // --- struct layouts ---------------------------------------------------------
 

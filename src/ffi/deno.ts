@@ -62,6 +62,10 @@ const SYMBOLS = {
   setrlimit: { parameters: ["i32", "buffer"], result: "i32" },
   getpid: { parameters: [], result: "i32" },
   gettid: { parameters: [], result: "i32" },
+  _exit: { parameters: ["i32"], result: "void" },
+  // Variadic in C; only the first two (int-class) arguments are read for the
+  // options strom uses, and ints travel in the same registers either way.
+  prctl: { parameters: ["i32", "u32"], result: "i32" },
 } as const;
 
 /** The address of `buf[0]` (Deno's `UnsafePointer.of` includes byteOffset; checked by a test). */
@@ -126,5 +130,7 @@ export function loadDeno(path: string): Libc {
     setrlimit: s.setrlimit,
     getpid: s.getpid,
     gettid: s.gettid,
+    _exit: s._exit,
+    prctl: s.prctl,
   };
 }

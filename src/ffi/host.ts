@@ -42,8 +42,24 @@ export const LIBC_PATH = "libc.so.6";
 /** This thread's libc, already loaded. */
 export const libc: Libc = host === "deno" ? loadDeno(LIBC_PATH) : await loadBun(LIBC_PATH);
 
-/** Ends the process at once with `code` (Deno.exit / process.exit). */
+/**
+ * Whether this code runs in a Worker (Deno: the global is a
+ * `WorkerGlobalScope`; Bun: `Bun.isMainThread` is false).
+ */
+export const isWorkerThread: boolean = host === "deno"
+  ? typeof (g as { WorkerGlobalScope?: unknown }).WorkerGlobalScope === "function"
+  : (g.Bun as { isMainThread?: boolean }).isMainThread === false;
+
+/**
+ * Ends the process at once with `code` (Deno.exit / process.exit). In a
+ * Worker both hosts' exit ends only that Worker (checked on Deno and Bun), so
+ * there it calls libc `_exit`, which ends the whole process from any thread.
+ */
 export function exitProcess(code: number): never {
+  if (isWorkerThread) {
+    libc._exit(code);
+    throw new Error(`strom: _exit(${code}) returned`);
+  }
   if (g.Deno !== undefined) return g.Deno.exit(code);
   if (g.process !== undefined) return g.process.exit(code);
   throw new Error(`strom: cannot exit (code ${code})`);

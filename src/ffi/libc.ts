@@ -102,6 +102,10 @@ export interface Libc {
   getpid(): number;
   /** The kernel thread id of the caller (distinct per Worker). */
   gettid(): number;
+  /** `_exit(2)`: ends the whole process at once, from any thread (no atexit, no flush). */
+  _exit(status: number): void;
+  /** `prctl(2)` with one argument (e.g. PR_SET_TIMERSLACK, in ns). */
+  prctl(option: number, arg: number): number;
 }
 
 /** The most buffers one vectored call takes (the loaders' iovec scratch). */

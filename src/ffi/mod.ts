@@ -19,6 +19,7 @@ export {
   hardwareConcurrency,
   host,
   hostArgs,
+  isWorkerThread,
   libc,
   LIBC_PATH,
   writeStderr,

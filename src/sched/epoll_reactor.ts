@@ -32,6 +32,8 @@ import { WakeFd } from "./wake_fd.ts";
 
 const READ_EVENTS = EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR;
 const WRITE_EVENTS = EPOLLOUT | EPOLLHUP | EPOLLERR;
+// Reported once (edge-triggered) but true for good: see IoSource.hangup.
+const HANGUP_EVENTS = EPOLLRDHUP | EPOLLHUP | EPOLLERR;
 // The wake fd's registration carries this instead of an fd number.
 const WAKE_TOKEN = 0xffffffff;
 
@@ -126,6 +128,7 @@ export class EpollReactor implements Reactor {
       const source = this.#sources[fd];
       if (source === undefined) continue; // deregistered in this batch
       const ev = events.events(i);
+      if ((ev & HANGUP_EVENTS) !== 0) source.hangup = true;
       if ((ev & READ_EVENTS) !== 0) {
         source.readable = true;
         const reader = source.reader;

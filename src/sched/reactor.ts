@@ -24,6 +24,12 @@ export class IoSource {
   readable = true;
   /** Cached: a write might proceed without waiting. */
   writable = true;
+  /**
+   * Sticky: the kernel reported the peer's hang-up or an error (RDHUP, HUP,
+   * ERR). Reads never block again, so a short read must not clear
+   * `readable` (an edge-triggered backend would not report the EOF twice).
+   */
+  hangup = false;
   /** The task waiting to read, if any. */
   reader: Waiter | null = null;
   /** The task waiting to write, if any. */

@@ -12,7 +12,7 @@
  * @module
  */
 
-import { monotonicNowMs } from "../ffi/mod.ts";
+import { libc, monotonicNowMs, PR_SET_TIMERSLACK } from "../ffi/mod.ts";
 import type { Reactor, Waiter } from "./reactor.ts";
 import { ReadyQueue } from "./ready_queue.ts";
 import { Slab, SLAB_CAPACITY } from "./slab.ts";
@@ -149,6 +149,10 @@ export class Scheduler {
       throw new RangeError(`maxTasks must be an integer in [1, ${SLAB_CAPACITY}], got ${maxTasks}`);
     }
     this.maxTasks = maxTasks;
+    // Linux lets a sleeping thread's timer expire up to its "timer slack"
+    // late (50 µs by default) to batch wake-ups. strom promises sub-ms
+    // timers, so the thread that runs a scheduler asks for 1 µs.
+    libc.prctl(PR_SET_TIMERSLACK, 1000);
     this.onUnjoinedError = options.onUnjoinedError ?? defaultUnjoinedError;
   }
 
