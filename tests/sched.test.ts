@@ -414,6 +414,10 @@ test("halts: a finally block waits during cancellation", () => {
   assertHalts("wait_during_cancel", "wait-during-cancel");
 });
 
+test("halts: joining a task that belongs to another scheduler", () => {
+  assertHalts("foreign_join", "join-from-other-thread");
+});
+
 test("halts: tasks that wait on each other forever", () => {
   assertHalts("deadlock", "deadlock");
 });
