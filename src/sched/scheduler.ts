@@ -53,6 +53,12 @@ export class TaskLimitError extends RangeError {
   }
 }
 
+/** What a child task tells when it ends: its group (see `group.ts`). */
+export interface ChildObserver {
+  /** Called once, when `child` has ended. */
+  childDone(child: TaskRecord): void;
+}
+
 /** One task: its generator and everything the scheduler knows about it. */
 export class TaskRecord implements Waiter {
   /** Slab id (index + generation). */
@@ -73,8 +79,10 @@ export class TaskRecord implements Waiter {
   result: unknown = undefined;
   /** Tasks waiting in `join()` for this one. */
   joiners: TaskRecord[] | null = null;
-  /** Told when this task ends (the awaitAll/awaitAny group of a child). */
-  onDone: ((task: TaskRecord) => void) | null = null;
+  /** The awaitAll/awaitAny group this task is a child of, told when it ends. */
+  group: ChildObserver | null = null;
+  /** Its position in that group. */
+  groupIndex = 0;
   /** Someone observed the ending (a join or a group): no unjoined-error report. */
   observed = false;
 
@@ -283,11 +291,11 @@ export class Scheduler {
       task.observed = true;
       for (const joiner of joiners) this.resume(joiner, ending !== Ending.Returned, result);
     }
-    const onDone = task.onDone;
-    if (onDone !== null) {
+    const group = task.group;
+    if (group !== null) {
       task.observed = true;
-      task.onDone = null;
-      onDone(task);
+      task.group = null;
+      group.childDone(task);
     }
     if (ending === Ending.Threw && !task.observed && task.isRoot) {
       this.onUnjoinedError(result, task.id);
