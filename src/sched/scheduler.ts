@@ -135,13 +135,13 @@ function defaultUnjoinedError(error: unknown, taskId: number): void {
 
 /** The scheduler of one thread. Get it with {@linkcode threadScheduler}. */
 export class Scheduler {
-  readonly tasks = new Slab<TaskRecord>();
-  readonly ready = new ReadyQueue<TaskRecord>();
-  readonly timers = new TimerHeap<Waiter>();
+  readonly tasks: Slab<TaskRecord> = new Slab<TaskRecord>();
+  readonly ready: ReadyQueue<TaskRecord> = new ReadyQueue<TaskRecord>();
+  readonly timers: TimerHeap<Waiter> = new TimerHeap<Waiter>();
   /** The task being resumed or cancelled right now. */
   current: TaskRecord | null = null;
   /** Root tasks still running: cancelled when `run` returns. */
-  readonly roots = new Set<TaskRecord>();
+  readonly roots: Set<TaskRecord> = new Set<TaskRecord>();
   /** Reasons to keep waiting although no task waits on a timer or fd. */
   externalHolds = 0;
   /** Called when another thread signalled the reactor's wake fd. */
