@@ -10,6 +10,26 @@
  */
 
 export { SysError } from "./src/ffi/errors.ts";
+export {
+  ACCEPT_BACKOFF_MS,
+  type AddrLike,
+  type ConnectOptions,
+  ConnectTimeoutError,
+  type Datagram,
+  formatSocketAddr,
+  type HostPort,
+  type KeepAliveOptions,
+  type ListenOptions,
+  type Received,
+  type ShutdownHow,
+  type SocketAddr,
+  SocketClosedError,
+  TcpListener,
+  TcpStream,
+  toSocketAddr,
+  UdpSocket,
+  UnexpectedEofError,
+} from "./src/net/mod.ts";
 export { type AnyResult, awaitAll, awaitAny } from "./src/sched/await_all.ts";
 export { run } from "./src/sched/run.ts";
 export { TaskCancelledError, TaskLimitError } from "./src/sched/scheduler.ts";

@@ -1,0 +1,197 @@
+/**
+ * `TcpListener`: a listening TCP socket whose `accept` waits in strom's
+ * scheduler.
+ *
+ * @module
+ */
+
+import {
+  decodeSockAddr,
+  EAGAIN,
+  ECONNABORTED,
+  EINTR,
+  EMFILE,
+  ENFILE,
+  ENOBUFS,
+  ENOMEM,
+  libc,
+  SO_REUSEADDR,
+  SO_REUSEPORT,
+  SOCK_CLOEXEC,
+  SOCK_NONBLOCK,
+  SOCK_STREAM,
+  SOCKADDR_STORAGE_SIZE,
+  type SocketAddr,
+  SOL_SOCKET,
+  sysError,
+} from "../ffi/mod.ts";
+import { threadScheduler } from "../sched/current.ts";
+import type { Scheduler } from "../sched/scheduler.ts";
+import type { Operation } from "../sched/types.ts";
+import { type AddrLike, localAddrOf, toSocketAddr } from "./addr.ts";
+import { openSocketFd, setIntOption, sockAddrBytes, SocketCore } from "./socket.ts";
+import { TcpStream } from "./tcp_stream.ts";
+
+/** EPROTO: a protocol error on a pending connection (accept(2) lists it). */
+const EPROTO = 71;
+
+/** Options of {@linkcode TcpListener.bind}. */
+export interface ListenOptions {
+  /** The listen backlog (capped by net.core.somaxconn); default 1024. */
+  backlog?: number;
+  /** Set SO_REUSEPORT, so several sockets (threads) can bind the port; default false. */
+  reusePort?: boolean;
+}
+
+/** The first and the longest pause of accept's back-off under fd or memory exhaustion. */
+export const ACCEPT_BACKOFF_MS = { first: 1, max: 100 } as const;
+
+/**
+ * A TCP socket listening for connections, bound with SO_REUSEADDR on.
+ *
+ * Usage model: `accept` and the getters halt once {@linkcode close} was
+ * called (`socket-used-after-close`) or when used from a task of another
+ * scheduler (`socket-from-other-thread`).
+ */
+export class TcpListener {
+  readonly #core: SocketCore;
+  readonly #addrBuf = new Uint8Array(SOCKADDR_STORAGE_SIZE);
+  readonly #addrLen = new Uint32Array(1);
+  #local: SocketAddr | null = null;
+  #backoffs = 0;
+
+  private constructor(core: SocketCore) {
+    this.#core = core;
+  }
+
+  /**
+   * Binds `addr` (`"127.0.0.1:0"`, `"[::]:8080"`, `{hostname, port}`; port 0
+   * picks a free one, see {@linkcode localAddr}) and starts listening. The
+   * listener belongs to the calling thread. May be called outside a task.
+   *
+   * Throws a `SysError` (`EADDRINUSE`, `EACCES`, `EADDRNOTAVAIL`, ...), and a
+   * `TypeError`/`RangeError` for a bad address or backlog. Nothing leaks on
+   * failure.
+   *
+   * @example
+   * ```ts
+   * const listener = TcpListener.bind("127.0.0.1:8080");
+   * ```
+   */
+  static bind(addr: AddrLike, options: ListenOptions = {}): TcpListener {
+    return bindOn(threadScheduler(), addr, options);
+  }
+
+  /**
+   * Waits for a connection and returns it as a {@linkcode TcpStream}
+   * (non-blocking and close-on-exec from `accept4`), its `peerAddr` known.
+   *
+   * Under fd or memory exhaustion (`EMFILE`, `ENFILE`, `ENOBUFS`, `ENOMEM`)
+   * accept never spins and never throws: it sleeps, 1 ms the first time and
+   * twice as long each time after up to 100 ms, and retries while the other
+   * tasks of the thread run (so existing connections keep being served and
+   * can free fds). The pending connection stays in the kernel's queue.
+   * `ECONNABORTED`/`EPROTO` (a connection that died in the queue) are
+   * skipped. Other errors throw a `SysError`; a close by another task throws
+   * `SocketClosedError` (also from the back-off sleep).
+   *
+   * Cancel safety: cancelled while waiting (or backing off), no connection
+   * was taken; the listener stays usable. Halts outside a task, after
+   * close, or from another thread.
+   */
+  *accept(): Operation<TcpStream> {
+    const core = this.#core;
+    const task = core.task("accept");
+    const source = core.source;
+    let pause = 0;
+    for (;;) {
+      if (source.readable) {
+        this.#addrLen[0] = SOCKADDR_STORAGE_SIZE;
+        const fd = libc.accept4(
+          core.fd,
+          this.#addrBuf,
+          this.#addrLen,
+          SOCK_NONBLOCK | SOCK_CLOEXEC,
+        );
+        if (fd >= 0) {
+          const peer = decodeSockAddr(this.#addrBuf, this.#addrLen[0]);
+          return new TcpStream(new SocketCore(fd, core.scheduler, "TcpStream"), peer);
+        }
+        const e = libc.errno();
+        if (e === EINTR || e === ECONNABORTED || e === EPROTO) continue;
+        if (e === EMFILE || e === ENFILE || e === ENOBUFS || e === ENOMEM) {
+          pause = pause === 0
+            ? ACCEPT_BACKOFF_MS.first
+            : Math.min(pause * 2, ACCEPT_BACKOFF_MS.max);
+          this.#backoffs++;
+          yield* core.backOff(task, "accept", pause);
+          continue;
+        }
+        if (e !== EAGAIN) throw sysError("accept4", e);
+        source.readable = false;
+      }
+      yield* core.waitReady(task, "accept", false);
+    }
+  }
+
+  /** The bound address (with the real port when bound to port 0). Halts after close. */
+  get localAddr(): SocketAddr {
+    this.#core.checkSync("localAddr");
+    return this.#local ??= localAddrOf(this.#core.fd);
+  }
+
+  /** How many times `accept` backed off for fd or memory exhaustion so far. */
+  get acceptBackoffs(): number {
+    return this.#backoffs;
+  }
+
+  /** The file descriptor (for diagnostics; strom still owns and closes it). */
+  get fd(): number {
+    return this.#core.fd;
+  }
+
+  /** Whether {@linkcode close} was called. */
+  get closed(): boolean {
+    return this.#core.closed;
+  }
+
+  /**
+   * Stops listening and closes the socket (idempotent). A task waiting in
+   * `accept` wakes with `SocketClosedError`; connections not yet accepted
+   * are reset by the kernel; accepted streams are not affected. Halts when
+   * called from another thread's task.
+   */
+  close(): void {
+    this.#core.close();
+  }
+
+  /** @internal */
+  static fromCore(core: SocketCore): TcpListener {
+    return new TcpListener(core);
+  }
+}
+
+/**
+ * Binds a listener registered with `scheduler` (for tests of the usage
+ * model: a socket registered with another scheduler). {@linkcode
+ * TcpListener.bind} is this with the calling thread's scheduler.
+ */
+export function bindOn(scheduler: Scheduler, addr: AddrLike, options: ListenOptions): TcpListener {
+  const target = toSocketAddr(addr);
+  const backlog = options.backlog ?? 1024;
+  if (!Number.isInteger(backlog) || backlog < 0) {
+    throw new RangeError(`backlog must be an integer >= 0, got ${backlog}`);
+  }
+  const [sa, saLen] = sockAddrBytes(target);
+  const fd = openSocketFd(target, SOCK_STREAM);
+  try {
+    setIntOption(fd, SOL_SOCKET, SO_REUSEADDR, 1);
+    if (options.reusePort === true) setIntOption(fd, SOL_SOCKET, SO_REUSEPORT, 1);
+    if (libc.bind(fd, sa, saLen) < 0) throw sysError("bind", libc.errno());
+    if (libc.listen(fd, backlog) < 0) throw sysError("listen", libc.errno());
+  } catch (error) {
+    libc.close(fd);
+    throw error;
+  }
+  return TcpListener.fromCore(new SocketCore(fd, scheduler, "TcpListener"));
+}
