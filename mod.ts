@@ -36,5 +36,5 @@ export { TaskCancelledError, TaskLimitError } from "./src/sched/scheduler.ts";
 export { now, sleep, sleepUntil, yieldNow } from "./src/sched/sleep.ts";
 export { JoinHandle, spawn } from "./src/sched/spawn.ts";
 export { timeout, TimeoutError } from "./src/sched/timeout.ts";
-export type { Operation, Task, TaskResults } from "./src/sched/types.ts";
+export type { Operation, Suspend, Task, TaskResults } from "./src/sched/types.ts";
 export { HALT_EXIT_CODE, Rule, type RuleName } from "./src/sched/usage.ts";

@@ -269,6 +269,7 @@ test("npm pack ships mod.ts, src/ and the docs, and no tests, benchmarks or tool
       const f of [
         "package.json",
         "README.md",
+        "LICENSE",
         "mod.ts",
         "src/sched/run.ts",
         "src/net/mod.ts",
@@ -278,13 +279,14 @@ test("npm pack ships mod.ts, src/ and the docs, and no tests, benchmarks or tool
       assert.ok(files.includes(f), `${f} is packed; packed: ${files.join(", ")}`);
     }
     const stray = files.filter((f) =>
-      !(f === "package.json" || f === "README.md" || f === "mod.ts" || f.startsWith("src/")
+      !(f === "package.json" || f === "README.md" || f === "LICENSE" || f === "mod.ts"
+        || f.startsWith("src/")
         || /^docs\/[^/]+\.md$/.test(f))
     );
     assert.deepEqual(
       stray,
       [],
-      "files packed besides package.json, README, mod.ts, src/, docs/*.md",
+      "files packed besides package.json, README, LICENSE, mod.ts, src/, docs/*.md",
     );
     assert.ok(files.every((f) => !f.includes(".test.") && !f.includes("node_modules")));
   });

@@ -5,6 +5,7 @@
  * @module
  */
 
+import type { ReactorKind } from "./reactor.ts";
 import { createReactor } from "./reactors.ts";
 import { Scheduler, type TaskRecord } from "./scheduler.ts";
 import { halt, Rule } from "./usage.ts";
@@ -15,6 +16,16 @@ let scheduler: Scheduler | null = null;
 /** This thread's scheduler, created (with the default reactor) on first use. */
 export function threadScheduler(): Scheduler {
   return scheduler ??= new Scheduler(createReactor());
+}
+
+/**
+ * Creates this thread's scheduler with a reactor of `kind` (a runtime
+ * worker's first act, so the runtime's reactor option wins over the
+ * default). Throws if the thread already has a scheduler.
+ */
+export function initThreadScheduler(kind: ReactorKind): Scheduler {
+  if (scheduler !== null) throw new Error("strom: this thread already has a scheduler");
+  return scheduler = new Scheduler(createReactor(kind));
 }
 
 /** This thread's scheduler if one was created, else null. */

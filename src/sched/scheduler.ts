@@ -36,9 +36,15 @@ export type Ending = typeof Ending[keyof typeof Ending];
  * cancelled before it finished.
  */
 export class TaskCancelledError extends Error {
+  /** Always `"TaskCancelledError"`. */
   override readonly name = "TaskCancelledError";
-  constructor(readonly taskId: number) {
+  /** The id of the cancelled task. */
+  readonly taskId: number;
+
+  /** Creates the error for the cancelled task `taskId`. */
+  constructor(taskId: number) {
     super(`task ${taskId} was cancelled`);
+    this.taskId = taskId;
   }
 }
 
@@ -47,9 +53,15 @@ export class TaskCancelledError extends Error {
  * its most tasks: overload is reported to the caller, nothing is dropped.
  */
 export class TaskLimitError extends RangeError {
+  /** Always `"TaskLimitError"`. */
   override readonly name = "TaskLimitError";
-  constructor(readonly limit: number) {
+  /** The thread's task limit that was reached. */
+  readonly limit: number;
+
+  /** Creates the error for a thread whose limit is `limit` tasks. */
+  constructor(limit: number) {
     super(`this thread already runs its limit of ${limit} tasks`);
+    this.limit = limit;
   }
 }
 

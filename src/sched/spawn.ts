@@ -21,7 +21,10 @@ import { halt, Rule } from "./usage.ts";
 export class JoinHandle<T> {
   readonly #task: TaskRecord;
 
-  /** @internal Created by {@linkcode spawn}. */
+  /**
+   * Created by {@linkcode spawn}; not for user code.
+   * @internal
+   */
   constructor(task: TaskRecord) {
     this.#task = task;
   }

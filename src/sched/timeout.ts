@@ -10,9 +10,15 @@ import type { Operation, Task } from "./types.ts";
 
 /** Thrown by {@linkcode timeout} when the time ran out first. */
 export class TimeoutError extends Error {
+  /** Always `"TimeoutError"`. */
   override readonly name = "TimeoutError";
-  constructor(readonly ms: number) {
+  /** The time limit that ran out, in ms. */
+  readonly ms: number;
+
+  /** Creates the error for a time limit of `ms` milliseconds. */
+  constructor(ms: number) {
     super(`timed out after ${ms} ms`);
+    this.ms = ms;
   }
 }
 

@@ -12,15 +12,13 @@
  */
 export const SUSPEND: Suspend = Object.freeze({ strom: "suspend" }) as unknown as Suspend;
 
-declare const suspendBrand: unique symbol;
-
 /**
  * The type of {@linkcode SUSPEND}: a branded object type, so a generator's
- * inferred yield type stays `Suspend` (a unique symbol would widen to
- * `symbol`) and no other value fits it.
+ * inferred yield type stays `Suspend` (a unique symbol would widen to `symbol`) and no other value fits it.
  */
 export interface Suspend {
-  readonly [suspendBrand]: true;
+  /** The brand; no value but {@linkcode SUSPEND} carries it at run time. */
+  readonly __stromSuspend: true;
 }
 
 /**
