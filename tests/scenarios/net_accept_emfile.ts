@@ -2,7 +2,8 @@
 // can be opened, a pending connection makes accept4 fail with EMFILE. The
 // accept loop must back off (not spin) while an existing connection keeps
 // being served, and take the pending connection once fds are available again.
-// Prints one line `ok backoffs=N rounds=M` and exits 0, or throws.
+// Prints one line `ok backoffs=N rounds=M limit=L` (L: the soft limit used,
+// the lowest free fd at that point) and exits 0, or throws.
 import {
   awaitAll,
   type JoinHandle,
@@ -59,7 +60,8 @@ run(function*(): Task<void> {
   yield* roundTrip(a, 1); // A is accepted and served
   const b = yield* TcpStream.connect(listener.localAddr); // B waits in the queue
   // From now on no fd can be opened: accepting B meets EMFILE.
-  encodeRlimit(lowestFreeFd(), original.hard, rl);
+  const limit = lowestFreeFd();
+  encodeRlimit(limit, original.hard, rl);
   if (libc.setrlimit(RLIMIT_NOFILE, rl) !== 0) throw new Error("setrlimit failed");
   const server = yield* spawn(acceptOne());
   let rounds = 0;
@@ -85,5 +87,5 @@ run(function*(): Task<void> {
   b.close();
   yield* awaitAll(handlers.map((h) => h.join()));
   listener.close();
-  console.log(`ok backoffs=${backoffs} rounds=${rounds}`);
+  console.log(`ok backoffs=${backoffs} rounds=${rounds} limit=${limit}`);
 }());
