@@ -19,6 +19,8 @@ import {
   yieldNow,
 } from "../mod.ts";
 import { threadScheduler } from "../src/sched/current.ts";
+import { Slab } from "../src/sched/slab.ts";
+import { TimerHeap } from "../src/sched/timer_heap.ts";
 import { assertHalts, runScenario } from "./helpers/child.ts";
 import { openFds } from "./helpers/fds.ts";
 
@@ -436,3 +438,47 @@ function* assertRejects(
   }
   assert.fail("expected an error");
 }
+
+test("the timer heap pops in (deadline, insertion) order after random inserts and cancels", () => {
+  const heap = new TimerHeap<number>();
+  let seed = 7;
+  const random = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
+  const timers = [];
+  for (let i = 0; i < 5000; i++) timers.push(heap.insert(Math.floor(random() * 100), i));
+  const cancelled = new Set<number>();
+  for (let i = 0; i < 5000; i += 3) {
+    heap.cancel(timers[i]);
+    heap.cancel(timers[i]); // twice: the second is ignored
+    cancelled.add(i);
+  }
+  assert.equal(heap.size, 5000 - cancelled.size);
+  const popped: { deadline: number; owner: number }[] = [];
+  for (let t = heap.popExpired(Infinity); t !== undefined; t = heap.popExpired(Infinity)) {
+    assert.equal(t.pending, false);
+    popped.push({ deadline: t.deadline, owner: t.owner });
+  }
+  assert.equal(popped.length, 5000 - cancelled.size);
+  for (let i = 1; i < popped.length; i++) {
+    const a = popped[i - 1];
+    const b = popped[i];
+    assert.ok(
+      a.deadline < b.deadline || (a.deadline === b.deadline && a.owner < b.owner),
+      `order at ${i}`,
+    );
+  }
+  assert.ok(popped.every((p) => !cancelled.has(p.owner)));
+  assert.equal(heap.popExpired(Infinity), undefined);
+});
+
+test("the slab recognises stale ids after a slot is reused", () => {
+  const slab = new Slab<string>();
+  const a = slab.insert("a");
+  slab.remove(a);
+  const b = slab.insert("b"); // the same slot, a new generation
+  assert.notEqual(a, b);
+  assert.equal(slab.get(a), undefined);
+  assert.equal(slab.get(b), "b");
+  slab.remove(a); // stale: ignored
+  assert.equal(slab.get(b), "b");
+  assert.equal(slab.size, 1);
+});

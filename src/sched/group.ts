@@ -18,27 +18,35 @@ export type Settle = (child: TaskRecord, index: number) => boolean;
 // One object per group, not a closure per child: a million-child awaitAll
 // allocates a million fewer objects.
 class TaskGroup implements ChildObserver {
-  readonly children: TaskRecord[] = [];
+  readonly children: TaskRecord[];
+  /** Children not ended yet: when it reaches 0 there is nothing to cancel. */
+  running = 0;
   decided = false;
 
   constructor(
     readonly scheduler: Scheduler,
     readonly parent: TaskRecord,
     readonly settle: Settle,
-  ) {}
+    size: number,
+  ) {
+    this.children = new Array(size);
+  }
 
   childDone(child: TaskRecord): void {
+    this.running--;
     if (this.decided) return;
     const failed = child.ending !== Ending.Returned;
     if (!failed && !this.settle(child, child.groupIndex)) return;
     this.decided = true;
-    this.cancelRest();
+    if (this.running > 0) this.cancelRest();
     this.scheduler.resume(this.parent, failed, failed ? child.result : undefined);
   }
 
   /** Cancels every child still running; their `finally` blocks run now. */
   cancelRest(): void {
-    for (const child of this.children) if (!child.done) this.scheduler.cancel(child);
+    for (const child of this.children) {
+      if (child !== undefined && !child.done) this.scheduler.cancel(child);
+    }
   }
 }
 
@@ -57,13 +65,14 @@ export function* runGroup<R>(
 ): Operation<R> {
   const parent = beginWait(op);
   const scheduler = parent.scheduler;
-  const group = new TaskGroup(scheduler, parent, settle);
+  const group = new TaskGroup(scheduler, parent, settle, tasks.length);
   try {
     for (let i = 0; i < tasks.length; i++) {
       const child = scheduler.spawn(tasks[i], false);
       child.group = group;
       child.groupIndex = i;
-      group.children.push(child);
+      group.children[i] = child;
+      group.running++;
     }
   } catch (error) {
     // A child could not be spawned (task limit, bad input): undo the others.

@@ -9,6 +9,10 @@
 /** Slots per slab: ids keep the index in their low 24 bits. */
 export const SLAB_CAPACITY = 1 << 24;
 const INDEX_MASK = SLAB_CAPACITY - 1;
+// The generation takes the 6 bits above the index, so an id stays below
+// 2^30: a small integer to the engines (no heap number, shift not divide).
+// A stale id is recognised unless its slot was reused 64 times meanwhile.
+const GENERATIONS = 64;
 
 /** Records addressed by generation-checked ids. */
 export class Slab<T> {
@@ -36,23 +40,23 @@ export class Slab<T> {
     }
     this.#records[index] = record;
     this.#size++;
-    return this.#generations[index] * SLAB_CAPACITY + index;
+    return (this.#generations[index] << 24) | index;
   }
 
   /** The record with this id, or `undefined` if it was removed. */
   get(id: number): T | undefined {
     const index = id & INDEX_MASK;
-    if (this.#generations[index] !== Math.floor(id / SLAB_CAPACITY)) return undefined;
+    if (this.#generations[index] !== id >>> 24) return undefined;
     return this.#records[index];
   }
 
   /** Removes the record with this id; a stale id is ignored. */
   remove(id: number): void {
     const index = id & INDEX_MASK;
-    if (this.#generations[index] !== Math.floor(id / SLAB_CAPACITY)) return;
+    if (this.#generations[index] !== id >>> 24) return;
     this.#records[index] = undefined;
     // A new generation makes every id handed out for this slot stale.
-    this.#generations[index] = (this.#generations[index] + 1) % 0x20000000;
+    this.#generations[index] = (this.#generations[index] + 1) % GENERATIONS;
     this.#free.push(index);
     this.#size--;
   }

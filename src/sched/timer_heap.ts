@@ -3,6 +3,10 @@
  * whose entries know their position, so insert, cancel and pop are all
  * O(log n) and timers with equal deadlines fire in the order they were set.
  *
+ * The keys live in typed arrays beside the entries: a sift compares
+ * contiguous numbers instead of chasing two objects per comparison (with a
+ * million timers, the comparisons were a quarter of the firing time).
+ *
  * @module
  */
 
@@ -13,8 +17,6 @@ export class Timer<T> {
   constructor(
     /** When it fires, in ms of the monotonic clock. */
     readonly deadline: number,
-    /** Breaks ties between equal deadlines: first set, first fired. */
-    readonly seq: number,
     /** What the timer wakes. */
     readonly owner: T,
   ) {}
@@ -25,27 +27,32 @@ export class Timer<T> {
   }
 }
 
-/** A min-heap of {@linkcode Timer}s ordered by deadline, then by seq. */
+/** A min-heap of {@linkcode Timer}s ordered by deadline, then by the order set. */
 export class TimerHeap<T> {
-  #heap: Timer<T>[] = [];
-  #seq = 0;
+  #timers: Timer<T>[] = [];
+  #deadlines = new Float64Array(1024);
+  // Insertion order breaks ties; a float counts exactly to 2^53.
+  #seqs = new Float64Array(1024);
+  #nextSeq = 0;
 
   /** How many timers are pending. */
   get size(): number {
-    return this.#heap.length;
+    return this.#timers.length;
   }
 
   /** The earliest deadline, or `Infinity` when no timer is pending. */
   get nextDeadline(): number {
-    return this.#heap.length === 0 ? Infinity : this.#heap[0].deadline;
+    return this.#timers.length === 0 ? Infinity : this.#deadlines[0];
   }
 
   /** Adds a timer for `owner` at `deadline` and returns it. */
   insert(deadline: number, owner: T): Timer<T> {
-    const timer = new Timer(deadline, this.#seq++, owner);
-    timer.index = this.#heap.length;
-    this.#heap.push(timer);
-    this.#up(timer.index);
+    const timer = new Timer(deadline, owner);
+    const i = this.#timers.length;
+    if (i === this.#deadlines.length) this.#grow();
+    this.#timers.push(timer);
+    this.#place(i, timer, deadline, this.#nextSeq++);
+    this.#up(i);
     return timer;
   }
 
@@ -54,54 +61,77 @@ export class TimerHeap<T> {
     const i = timer.index;
     if (i < 0) return;
     timer.index = -1;
-    const last = this.#heap.pop()!;
-    if (i === this.#heap.length) return;
-    this.#heap[i] = last;
-    last.index = i;
+    const lastIndex = this.#timers.length - 1;
+    const last = this.#timers.pop()!;
+    if (i === lastIndex) return;
+    this.#place(i, last, this.#deadlines[lastIndex], this.#seqs[lastIndex]);
     this.#down(i);
     this.#up(last.index);
   }
 
   /** Removes and returns the earliest timer if its deadline is at or before `now`. */
   popExpired(now: number): Timer<T> | undefined {
-    const top = this.#heap[0];
-    if (top === undefined || top.deadline > now) return undefined;
+    if (this.#timers.length === 0 || this.#deadlines[0] > now) return undefined;
+    const top = this.#timers[0];
     this.cancel(top);
     return top;
   }
 
-  #less(a: Timer<T>, b: Timer<T>): boolean {
-    return a.deadline < b.deadline || (a.deadline === b.deadline && a.seq < b.seq);
+  #place(i: number, timer: Timer<T>, deadline: number, seq: number): void {
+    this.#timers[i] = timer;
+    this.#deadlines[i] = deadline;
+    this.#seqs[i] = seq;
+    timer.index = i;
+  }
+
+  #grow(): void {
+    const deadlines = new Float64Array(this.#deadlines.length * 2);
+    deadlines.set(this.#deadlines);
+    this.#deadlines = deadlines;
+    const seqs = new Float64Array(this.#seqs.length * 2);
+    seqs.set(this.#seqs);
+    this.#seqs = seqs;
   }
 
   #up(i: number): void {
-    const heap = this.#heap;
-    const item = heap[i];
+    const timers = this.#timers;
+    const deadlines = this.#deadlines;
+    const seqs = this.#seqs;
+    const timer = timers[i];
+    const deadline = deadlines[i];
+    const seq = seqs[i];
     while (i > 0) {
       const parent = (i - 1) >> 1;
-      if (!this.#less(item, heap[parent])) break;
-      heap[i] = heap[parent];
-      heap[i].index = i;
+      const pd = deadlines[parent];
+      if (pd < deadline || (pd === deadline && seqs[parent] < seq)) break;
+      this.#place(i, timers[parent], pd, seqs[parent]);
       i = parent;
     }
-    heap[i] = item;
-    item.index = i;
+    this.#place(i, timer, deadline, seq);
   }
 
   #down(i: number): void {
-    const heap = this.#heap;
-    const n = heap.length;
-    const item = heap[i];
+    const timers = this.#timers;
+    const deadlines = this.#deadlines;
+    const seqs = this.#seqs;
+    const n = timers.length;
+    const timer = timers[i];
+    const deadline = deadlines[i];
+    const seq = seqs[i];
     for (;;) {
       let child = 2 * i + 1;
       if (child >= n) break;
-      if (child + 1 < n && this.#less(heap[child + 1], heap[child])) child++;
-      if (!this.#less(heap[child], item)) break;
-      heap[i] = heap[child];
-      heap[i].index = i;
+      const right = child + 1;
+      if (
+        right < n
+        && (deadlines[right] < deadlines[child]
+          || (deadlines[right] === deadlines[child] && seqs[right] < seqs[child]))
+      ) child = right;
+      const cd = deadlines[child];
+      if (cd > deadline || (cd === deadline && seqs[child] > seq)) break;
+      this.#place(i, timers[child], cd, seqs[child]);
       i = child;
     }
-    heap[i] = item;
-    item.index = i;
+    this.#place(i, timer, deadline, seq);
   }
 }
