@@ -131,7 +131,9 @@ export class TcpStream {
    * IP literals and `"localhost"` only) with a non-blocking connect: the task
    * waits for the socket to become writable, then reads `SO_ERROR`.
    *
-   * Throws a `SysError` from `connect` (`ECONNREFUSED`, `ENETUNREACH`, ...),
+   * Throws a `SysError` from `connect` (`ECONNREFUSED`, `ENETUNREACH`, ...;
+   * also `ECONNRESET` when the peer accepted and reset the connection before
+   * this task resumed: the pending error is read with `SO_ERROR`),
    * {@linkcode ConnectTimeoutError} when `timeoutMs` passes first, and
    * `TypeError`/`RangeError` for a bad address or option.
    *
