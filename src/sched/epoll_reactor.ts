@@ -27,7 +27,7 @@ import {
   EPOLLRDHUP,
   libc,
 } from "../ffi/mod.ts";
-import { IoSource, type Reactor, type Waiter } from "./reactor.ts";
+import { IoSource, type Reactor, WaiterBook } from "./reactor.ts";
 import { WakeFd } from "./wake_fd.ts";
 
 const READ_EVENTS = EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR;
@@ -38,9 +38,8 @@ const HANGUP_EVENTS = EPOLLRDHUP | EPOLLHUP | EPOLLERR;
 const WAKE_TOKEN = 0xffffffff;
 
 /** A {@linkcode Reactor} on Linux epoll, edge-triggered. */
-export class EpollReactor implements Reactor {
+export class EpollReactor extends WaiterBook implements Reactor {
   readonly kind = "epoll";
-  waiting = 0;
   readonly #epfd: number;
   readonly #wake: WakeFd;
   // Sources by fd: fds are small integers, so an array is the O(1) lookup.
@@ -50,6 +49,7 @@ export class EpollReactor implements Reactor {
   readonly #timespec = new Uint8Array(16);
 
   constructor() {
+    super();
     this.#epfd = check(libc.epoll_create1(EPOLL_CLOEXEC), "epoll_create1", libc);
     try {
       this.#wake = new WakeFd();
@@ -84,27 +84,6 @@ export class EpollReactor implements Reactor {
     libc.epoll_ctl(this.#epfd, EPOLL_CTL_DEL, source.fd, null);
   }
 
-  waitReadable(source: IoSource, waiter: Waiter): void {
-    if (source.reader === null) this.waiting++;
-    source.reader = waiter;
-  }
-
-  waitWritable(source: IoSource, waiter: Waiter): void {
-    if (source.writer === null) this.waiting++;
-    source.writer = waiter;
-  }
-
-  unwait(source: IoSource, waiter: Waiter): void {
-    if (source.reader === waiter) {
-      source.reader = null;
-      this.waiting--;
-    }
-    if (source.writer === waiter) {
-      source.writer = null;
-      this.waiting--;
-    }
-  }
-
   wait(timeoutNs: number): boolean {
     const events = this.#events;
     let timeout: Uint8Array | null = null;
@@ -129,24 +108,8 @@ export class EpollReactor implements Reactor {
       if (source === undefined) continue; // deregistered in this batch
       const ev = events.events(i);
       if ((ev & HANGUP_EVENTS) !== 0) source.hangup = true;
-      if ((ev & READ_EVENTS) !== 0) {
-        source.readable = true;
-        const reader = source.reader;
-        if (reader !== null) {
-          source.reader = null;
-          this.waiting--;
-          reader.wake();
-        }
-      }
-      if ((ev & WRITE_EVENTS) !== 0) {
-        source.writable = true;
-        const writer = source.writer;
-        if (writer !== null) {
-          source.writer = null;
-          this.waiting--;
-          writer.wake();
-        }
-      }
+      if ((ev & READ_EVENTS) !== 0) this.readyToRead(source);
+      if ((ev & WRITE_EVENTS) !== 0) this.readyToWrite(source);
     }
     return woken;
   }

@@ -21,16 +21,15 @@ import {
   POLLOUT,
   POLLRDHUP,
 } from "../ffi/mod.ts";
-import { IoSource, type Reactor, type Waiter } from "./reactor.ts";
+import { IoSource, type Reactor, WaiterBook } from "./reactor.ts";
 import { WakeFd } from "./wake_fd.ts";
 
 const READ_EVENTS = POLLIN | POLLRDHUP | POLLHUP | POLLERR | POLLNVAL;
 const WRITE_EVENTS = POLLOUT | POLLHUP | POLLERR | POLLNVAL;
 
 /** A {@linkcode Reactor} on ppoll(2). */
-export class PollReactor implements Reactor {
+export class PollReactor extends WaiterBook implements Reactor {
   readonly kind = "poll";
-  waiting = 0;
   readonly #wake = new WakeFd();
   #listed: IoSource[] = [];
   readonly #fds = new PollFds(256);
@@ -49,33 +48,10 @@ export class PollReactor implements Reactor {
     source.writer = null;
   }
 
-  #list(source: IoSource): void {
+  protected override interested(source: IoSource): void {
     if (source.pollSlot < 0) {
       source.pollSlot = this.#listed.length;
       this.#listed.push(source);
-    }
-  }
-
-  waitReadable(source: IoSource, waiter: Waiter): void {
-    if (source.reader === null) this.waiting++;
-    source.reader = waiter;
-    this.#list(source);
-  }
-
-  waitWritable(source: IoSource, waiter: Waiter): void {
-    if (source.writer === null) this.waiting++;
-    source.writer = waiter;
-    this.#list(source);
-  }
-
-  unwait(source: IoSource, waiter: Waiter): void {
-    if (source.reader === waiter) {
-      source.reader = null;
-      this.waiting--;
-    }
-    if (source.writer === waiter) {
-      source.writer = null;
-      this.waiting--;
     }
   }
 
@@ -104,20 +80,8 @@ export class PollReactor implements Reactor {
       const rev = fds.revents(i);
       if (rev === 0) continue;
       const source = listed[i - 1];
-      if ((rev & READ_EVENTS) !== 0 && source.reader !== null) {
-        source.readable = true;
-        const reader = source.reader;
-        source.reader = null;
-        this.waiting--;
-        reader.wake();
-      }
-      if ((rev & WRITE_EVENTS) !== 0 && source.writer !== null) {
-        source.writable = true;
-        const writer = source.writer;
-        source.writer = null;
-        this.waiting--;
-        writer.wake();
-      }
+      if ((rev & READ_EVENTS) !== 0 && source.reader !== null) this.readyToRead(source);
+      if ((rev & WRITE_EVENTS) !== 0 && source.writer !== null) this.readyToWrite(source);
     }
     this.#compact();
     return woken;

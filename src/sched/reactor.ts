@@ -76,3 +76,64 @@ export interface Reactor {
   /** Closes the backend's own fds. */
   close(): void;
 }
+
+/**
+ * The waiter bookkeeping both backends share: one reader and one writer per
+ * source, a count of registered waits, and the wake-ups when the kernel
+ * reports readiness.
+ */
+export abstract class WaiterBook {
+  /** How many reader or writer waits are registered. */
+  waiting = 0;
+
+  /** Makes `waiter` the reader of `source` until woken or {@linkcode unwait}. */
+  waitReadable(source: IoSource, waiter: Waiter): void {
+    if (source.reader === null) this.waiting++;
+    source.reader = waiter;
+    this.interested(source);
+  }
+
+  /** Makes `waiter` the writer of `source` until woken or {@linkcode unwait}. */
+  waitWritable(source: IoSource, waiter: Waiter): void {
+    if (source.writer === null) this.waiting++;
+    source.writer = waiter;
+    this.interested(source);
+  }
+
+  /** Removes `waiter` from `source` (a cancelled or finished wait). */
+  unwait(source: IoSource, waiter: Waiter): void {
+    if (source.reader === waiter) {
+      source.reader = null;
+      this.waiting--;
+    }
+    if (source.writer === waiter) {
+      source.writer = null;
+      this.waiting--;
+    }
+  }
+
+  /** The kernel reported `source` readable: cache it and wake its reader. */
+  protected readyToRead(source: IoSource): void {
+    source.readable = true;
+    const reader = source.reader;
+    if (reader !== null) {
+      source.reader = null;
+      this.waiting--;
+      reader.wake();
+    }
+  }
+
+  /** The kernel reported `source` writable: cache it and wake its writer. */
+  protected readyToWrite(source: IoSource): void {
+    source.writable = true;
+    const writer = source.writer;
+    if (writer !== null) {
+      source.writer = null;
+      this.waiting--;
+      writer.wake();
+    }
+  }
+
+  /** Told when a wait is registered on `source` (the poll backend lists it). */
+  protected interested(_source: IoSource): void {}
+}
