@@ -22,18 +22,7 @@ import { threadScheduler } from "../src/sched/current.ts";
 import { Slab } from "../src/sched/slab.ts";
 import { TimerHeap } from "../src/sched/timer_heap.ts";
 import { assertHalts, runScenario } from "./helpers/child.ts";
-import { openFds } from "./helpers/fds.ts";
-
-/** Runs a task with strom's `run`, checking the fd count is unchanged. */
-function runChecked<T>(task: Task<T>): T {
-  threadScheduler(); // its reactor's fds live as long as the thread
-  const before = openFds();
-  try {
-    return run(task);
-  } finally {
-    assert.equal(openFds(), before, "open fds after run");
-  }
-}
+import { runChecked } from "./helpers/fds.ts";
 
 function* value<T>(v: T): Operation<T> {
   return v;
