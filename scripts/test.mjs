@@ -45,6 +45,15 @@ if (!existsSync(marker) || statSync(marker).mtimeMs < statSync(lock).mtimeMs) {
   step("npm ci", "npm", ["ci", "--no-audit", "--no-fund"]);
 }
 
+// wrk is the load generator one test points at the HTTP example: a peer
+// nobody here wrote. Debian has it; install it when missing (CI runs as root).
+if (run("sh", ["-c", "command -v wrk"]).code !== 0) {
+  step("apt-get install wrk", "sh", [
+    "-c",
+    "(apt-get install -y -q wrk || (apt-get update -q && apt-get install -y -q wrk)) >/dev/null",
+  ]);
+}
+
 // 2. Type-check every TypeScript file (strict, per deno.json) and formatting.
 function tsFiles(dir) {
   const abs = join(root, dir);

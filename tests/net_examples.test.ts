@@ -2,6 +2,7 @@
 // child process on this host with port 0, must print exactly one line
 // `listening on HOST:PORT`, is talked to, then killed. The demo must exit 0.
 import assert from "node:assert/strict";
+import { spawn as spawnProcess } from "node:child_process";
 import { test } from "node:test";
 import { awaitAll, type Task, TcpStream, timeout, UdpSocket } from "../mod.ts";
 import { Child, runChecked } from "./fixtures/net_util.ts";
@@ -117,4 +118,27 @@ test("examples/demo.ts runs and exits 0", () => {
   assert.equal(r.code, 0, `stderr: ${r.stderr}`);
   assert.match(r.stdout, /echo server listening on 127\.0\.0\.1:\d+/);
   assert.match(r.stdout, /server echoed 192000 bytes over 3 connections/);
+});
+
+test("examples/http_hello.ts serves wrk (a load generator nobody here wrote) without errors", async () => {
+  const [child, port] = await started("http_hello.ts", "127.0.0.1");
+  try {
+    // wrk runs in its own process; this thread only waits for it to end.
+    const out = await new Promise<string>((resolve, reject) => {
+      const wrk = spawnProcess("wrk", ["-t1", "-c64", "-d2s", `http://127.0.0.1:${port}/`]);
+      let text = "";
+      wrk.stdout!.setEncoding("utf8").on("data", (d: string) => (text += d));
+      wrk.stderr!.setEncoding("utf8").on("data", (d: string) => (text += d));
+      wrk.on("error", (e) => reject(new Error(`wrk could not run (npm test installs it): ${e}`)));
+      wrk.on(
+        "close",
+        (code) => code === 0 ? resolve(text) : reject(new Error(`wrk: ${code} ${text}`)),
+      );
+    });
+    const requests = Number(out.match(/(\d+) requests in/)?.[1] ?? 0);
+    assert.ok(requests > 1000, `wrk completed ${requests} requests: ${out}`);
+    assert.doesNotMatch(out, /Socket errors|Non-2xx/, out);
+  } finally {
+    await child.kill();
+  }
 });
