@@ -32,9 +32,25 @@ export {
 } from "./src/net/mod.ts";
 export { type AnyResult, awaitAll, awaitAny } from "./src/sched/await_all.ts";
 export { run } from "./src/sched/run.ts";
+export {
+  Runtime,
+  type RuntimeOptions,
+  type RuntimeStats,
+  type SpawnResult,
+  WorkerCrashedError,
+} from "./src/sched/runtime.ts";
+export { type RootTask, rootTask } from "./src/sched/runtime_task.ts";
 export { TaskCancelledError, TaskLimitError } from "./src/sched/scheduler.ts";
 export { now, sleep, sleepUntil, yieldNow } from "./src/sched/sleep.ts";
 export { JoinHandle, spawn } from "./src/sched/spawn.ts";
 export { timeout, TimeoutError } from "./src/sched/timeout.ts";
 export type { Operation, Suspend, Task, TaskResults } from "./src/sched/types.ts";
 export { HALT_EXIT_CODE, Rule, type RuleName } from "./src/sched/usage.ts";
+export {
+  RuntimeShutdownError,
+  shutdownRuntime,
+  submit,
+  type SubmitStatus,
+  trySubmit,
+  workerIndex,
+} from "./src/sched/worker_context.ts";

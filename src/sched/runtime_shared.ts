@@ -1,0 +1,268 @@
+/**
+ * The control block of a multi-worker runtime: the words in a
+ * SharedArrayBuffer that every thread of the runtime reads and writes with
+ * `Atomics`, and the wake protocol built on them.
+ *
+ * Wake protocol (one idle worker per new task, no lost wake-up):
+ * - A worker about to sleep in its reactor with room for another root task
+ *   stores 1 in its `idle` word, then looks at the queue once more; if the
+ *   queue is not empty it clears the word and does not sleep.
+ * - A pusher, after a successful push, claims ONE idle worker by a
+ *   compare-exchange of its `idle` word from 1 to 0 and writes that worker's
+ *   eventfd. The claim coalesces wakes: a sleeping worker gets at most one
+ *   eventfd write per sleep, however many tasks are pushed.
+ * Atomics are sequentially consistent, so either the worker's re-check sees
+ * the record or the pusher sees the idle word.
+ *
+ * Writing another thread's eventfd is safe only while it is open: a ringer
+ * counts itself in the target's `ringing` word and checks `alive`; a worker
+ * that ends clears `alive`, waits for `ringing` to drop to 0, and only then
+ * closes its fds (so a write can never hit a reused fd number).
+ *
+ * @module
+ */
+
+import { libc } from "../ffi/mod.ts";
+
+/** The runtime's phase, in the `STATE` word. */
+export const Phase = {
+  /** Taking work. */
+  Open: 0,
+  /** Shutting down: no new work, workers take nothing more from the queue. */
+  Draining: 1,
+  /** Workers cancel what they run, close their reactors and end. */
+  Stopping: 2,
+} as const;
+
+// Global words.
+const STATE = 0;
+const NEXT_ID = 1;
+const ACCEPTED = 2;
+const REJECTED = 3;
+const COMPLETED = 4;
+const FAILED = 5;
+const RUNNING_TOTAL = 6;
+const ROOM_SEQ = 7;
+const HOST_ROOM_WAITER = 8;
+const WAKE_CURSOR = 9;
+const GLOBAL_WORDS = 16;
+// Per-worker words.
+const IDLE = 0;
+const RUNNING = 1;
+const WAKE_FD = 2;
+const RINGING = 3;
+const ROOM_WAIT = 4;
+const ALIVE = 5;
+const WORKER_WORDS = 8;
+
+const ONE = new Uint8Array(8);
+ONE[0] = 1;
+
+/** Counters of the runtime (all threads add to them). */
+export type Counter = "accepted" | "rejected" | "completed" | "failed";
+const COUNTERS: Record<Counter, number> = {
+  accepted: ACCEPTED,
+  rejected: REJECTED,
+  completed: COMPLETED,
+  failed: FAILED,
+};
+
+/** The shared control block of one runtime, as seen from any of its threads. */
+export class RuntimeControl {
+  readonly buffer: SharedArrayBuffer;
+  readonly words: Int32Array;
+  readonly workers: number;
+  readonly maxTasksPerWorker: number;
+  readonly #tableBase: number;
+
+  /** Creates the shared memory for `workers` workers running at most `maxTasksPerWorker` root tasks each. */
+  static create(workers: number, maxTasksPerWorker: number): RuntimeControl {
+    const words = GLOBAL_WORDS + workers * WORKER_WORDS + workers * maxTasksPerWorker + 2;
+    const buffer = new SharedArrayBuffer(words * 4);
+    const view = new Int32Array(buffer);
+    view[words - 2] = workers;
+    view[words - 1] = maxTasksPerWorker;
+    for (let i = 0; i < workers; i++) view[GLOBAL_WORDS + i * WORKER_WORDS + WAKE_FD] = -1;
+    view.fill(-1, GLOBAL_WORDS + workers * WORKER_WORDS, words - 2);
+    return new RuntimeControl(buffer);
+  }
+
+  /** Wraps shared memory made by {@linkcode RuntimeControl.create}. */
+  constructor(buffer: SharedArrayBuffer) {
+    this.buffer = buffer;
+    this.words = new Int32Array(buffer);
+    this.workers = this.words[this.words.length - 2];
+    this.maxTasksPerWorker = this.words[this.words.length - 1];
+    this.#tableBase = GLOBAL_WORDS + this.workers * WORKER_WORDS;
+  }
+
+  #w(i: number, word: number): number {
+    return GLOBAL_WORDS + i * WORKER_WORDS + word;
+  }
+
+  get phase(): number {
+    return Atomics.load(this.words, STATE);
+  }
+
+  set phase(p: number) {
+    Atomics.store(this.words, STATE, p);
+  }
+
+  /** A fresh task id (unique in this runtime, positive, wraps after 2^31). */
+  nextId(): number {
+    return (Atomics.add(this.words, NEXT_ID, 1) & 0x7fffffff) + 1;
+  }
+
+  count(counter: Counter, by = 1): void {
+    Atomics.add(this.words, COUNTERS[counter], by);
+  }
+
+  read(counter: Counter): number {
+    return Atomics.load(this.words, COUNTERS[counter]);
+  }
+
+  // --- per worker ----------------------------------------------------------
+
+  running(i: number): number {
+    return Atomics.load(this.words, this.#w(i, RUNNING));
+  }
+
+  get runningTotal(): number {
+    return Atomics.load(this.words, RUNNING_TOTAL);
+  }
+
+  /** Worker `i` started root task `id` (its `slot` in the table). */
+  started(i: number, slot: number, id: number): void {
+    Atomics.store(this.words, this.#tableBase + i * this.maxTasksPerWorker + slot, id);
+    Atomics.add(this.words, this.#w(i, RUNNING), 1);
+    Atomics.add(this.words, RUNNING_TOTAL, 1);
+  }
+
+  /** Worker `i` ended the root task in `slot`; wakes a host waiting for the runtime to drain. */
+  ended(i: number, slot: number): void {
+    Atomics.store(this.words, this.#tableBase + i * this.maxTasksPerWorker + slot, -1);
+    Atomics.sub(this.words, this.#w(i, RUNNING), 1);
+    Atomics.sub(this.words, RUNNING_TOTAL, 1);
+    if (this.phase !== Phase.Open) Atomics.notify(this.words, RUNNING_TOTAL);
+  }
+
+  /** The ids of the root tasks worker `i` runs (read by the host when it died). */
+  runningIds(i: number): number[] {
+    const ids: number[] = [];
+    const base = this.#tableBase + i * this.maxTasksPerWorker;
+    for (let s = 0; s < this.maxTasksPerWorker; s++) {
+      const id = Atomics.load(this.words, base + s);
+      if (id !== -1) ids.push(id);
+    }
+    return ids;
+  }
+
+  /** Forgets what a dead worker ran (its counts go out of the totals). */
+  clearWorker(i: number): void {
+    const n = Atomics.exchange(this.words, this.#w(i, RUNNING), 0);
+    Atomics.sub(this.words, RUNNING_TOTAL, n);
+    this.words.fill(
+      -1,
+      this.#tableBase + i * this.maxTasksPerWorker,
+      this.#tableBase + (i + 1) * this.maxTasksPerWorker,
+    );
+    Atomics.notify(this.words, RUNNING_TOTAL);
+  }
+
+  /** Publishes worker `i`'s eventfd and marks it alive (its first act). */
+  attach(i: number, wakeFd: number): void {
+    Atomics.store(this.words, this.#w(i, WAKE_FD), wakeFd);
+    Atomics.store(this.words, this.#w(i, ALIVE), 1);
+  }
+
+  /**
+   * Marks worker `i` dead and waits until no thread is writing its eventfd;
+   * after this nobody will, so its fds may be closed.
+   */
+  detach(i: number): void {
+    Atomics.store(this.words, this.#w(i, ALIVE), 0);
+    Atomics.store(this.words, this.#w(i, IDLE), 0);
+    while (Atomics.load(this.words, this.#w(i, RINGING)) !== 0) { /* a write in flight: ~1 µs */ }
+    Atomics.store(this.words, this.#w(i, WAKE_FD), -1);
+  }
+
+  alive(i: number): boolean {
+    return Atomics.load(this.words, this.#w(i, ALIVE)) === 1;
+  }
+
+  /** Writes worker `i`'s eventfd if it is alive (any thread). */
+  ring(i: number): void {
+    const ringing = this.#w(i, RINGING);
+    Atomics.add(this.words, ringing, 1);
+    try {
+      if (Atomics.load(this.words, this.#w(i, ALIVE)) !== 1) return;
+      const fd = Atomics.load(this.words, this.#w(i, WAKE_FD));
+      if (fd >= 0) libc.write(fd, ONE, 8);
+    } finally {
+      Atomics.sub(this.words, ringing, 1);
+    }
+  }
+
+  /** Rings every live worker (phase changes). */
+  ringAll(): void {
+    for (let i = 0; i < this.workers; i++) this.ring(i);
+  }
+
+  /** Worker `i` is about to sleep with room for a task (1) or not (0). */
+  setIdle(i: number, idle: boolean): void {
+    Atomics.store(this.words, this.#w(i, IDLE), idle ? 1 : 0);
+  }
+
+  /** Claims one idle worker (round robin from a shared cursor) and rings it; false if none was idle. */
+  wakeOneIdle(): boolean {
+    const n = this.workers;
+    const start = Atomics.add(this.words, WAKE_CURSOR, 1) % n;
+    for (let k = 0; k < n; k++) {
+      const i = (start + k) % n;
+      if (Atomics.compareExchange(this.words, this.#w(i, IDLE), 1, 0) === 1) {
+        this.ring(i);
+        return true;
+      }
+    }
+    return false;
+  }
+
+  // --- room in the queue ---------------------------------------------------
+
+  /** Worker `i` has tasks waiting for room in the queue (1) or not (0). */
+  setRoomWait(i: number, waiting: boolean): void {
+    Atomics.store(this.words, this.#w(i, ROOM_WAIT), waiting ? 1 : 0);
+  }
+
+  /** The host has spawns waiting for room. */
+  setHostRoomWaiter(waiting: boolean): void {
+    Atomics.store(this.words, HOST_ROOM_WAITER, waiting ? 1 : 0);
+  }
+
+  get roomSeq(): number {
+    return Atomics.load(this.words, ROOM_SEQ);
+  }
+
+  /** Waits (without blocking the host) until room may have opened since `seq`. */
+  waitRoom(seq: number): Promise<unknown> | null {
+    const r = Atomics.waitAsync(this.words, ROOM_SEQ, seq);
+    return r.async ? r.value : null;
+  }
+
+  /** Waits (without blocking the host) until the running total changes from `seen`, or `ms` pass. */
+  waitRunning(seen: number, ms: number): Promise<unknown> | null {
+    const r = Atomics.waitAsync(this.words, RUNNING_TOTAL, seen, ms);
+    return r.async ? r.value : null;
+  }
+
+  /** A record left the queue: tell whoever waits for room (host and workers). */
+  roomOpened(): void {
+    if (Atomics.load(this.words, HOST_ROOM_WAITER) !== 0) {
+      Atomics.add(this.words, ROOM_SEQ, 1);
+      Atomics.notify(this.words, ROOM_SEQ);
+    }
+    for (let i = 0; i < this.workers; i++) {
+      if (Atomics.compareExchange(this.words, this.#w(i, ROOM_WAIT), 1, 0) === 1) this.ring(i);
+    }
+  }
+}

@@ -1,0 +1,182 @@
+/**
+ * What a task running on a runtime worker can do with its runtime: submit
+ * more root tasks (waiting for room, or not), and know which worker it is on.
+ *
+ * @module
+ */
+
+import { beginWait, currentTask } from "./current.ts";
+import { encodePayload, extractShared } from "./runtime_codec.ts";
+import { Phase, type RuntimeControl } from "./runtime_shared.ts";
+import { cachedModule, checkExport, type RootTask } from "./runtime_task.ts";
+import type { TaskRecord } from "./scheduler.ts";
+import type { SharedQueue } from "./shared_queue.ts";
+import { type Operation, SUSPEND } from "./types.ts";
+import { halt, Rule } from "./usage.ts";
+
+/** What a try-submit did: queued, refused because the queue is full, or refused because the runtime shuts down. */
+export type SubmitStatus = "queued" | "full" | "shutting-down";
+
+/**
+ * Thrown by {@linkcode submit} (and delivered to host promises) when the
+ * runtime shuts down before the task could be queued or run.
+ */
+export class RuntimeShutdownError extends Error {
+  override readonly name = "RuntimeShutdownError";
+  constructor(detail: string) {
+    super(`the runtime is shutting down: ${detail}`);
+  }
+}
+
+/**
+ * Pushes an encoded task unless the runtime shuts down; on success counts it
+ * and wakes one idle worker.
+ */
+export function enqueue(
+  control: RuntimeControl,
+  queue: SharedQueue,
+  id: number,
+  bytes: Uint8Array,
+): SubmitStatus {
+  if (control.phase !== Phase.Open) return "shutting-down";
+  const r = queue.tryPush(id, bytes);
+  if (r === "queued") {
+    control.count("accepted");
+    control.wakeOneIdle();
+  }
+  return r;
+}
+
+/** The runtime seen from one of its workers (set up by `worker_main.ts`). */
+export class WorkerContext {
+  readonly #roomWaiters = new Set<TaskRecord>();
+
+  constructor(
+    /** This worker's index in the runtime. */
+    readonly index: number,
+    readonly control: RuntimeControl,
+    readonly queue: SharedQueue,
+    /** Gives a shared buffer its id and sends it to the other workers. */
+    readonly share: (buffer: SharedArrayBuffer) => number,
+  ) {}
+
+  /** Called when another thread rang this worker: room may have opened, or the phase changed. */
+  onWake(): void {
+    for (const task of this.#roomWaiters) task.wake();
+  }
+
+  encode(task: RootTask<unknown>): Uint8Array {
+    const ns = cachedModule(task.module);
+    if (ns !== undefined) checkExport(task, ns);
+    const args = [...task.args];
+    const shares = extractShared(args, this.share);
+    return encodePayload({ module: task.module, name: task.name, args, reply: false, shares });
+  }
+
+  trySubmit(task: RootTask<unknown>): SubmitStatus {
+    const r = enqueue(this.control, this.queue, this.control.nextId(), this.encode(task));
+    if (r === "full") this.control.count("rejected");
+    return r;
+  }
+
+  *submit(task: RootTask<unknown>): Operation<void> {
+    const me = currentTask("submit");
+    const id = this.control.nextId();
+    const bytes = this.encode(task);
+    for (;;) {
+      let r = enqueue(this.control, this.queue, id, bytes);
+      if (r === "full") {
+        // Publish that we wait, then try once more: a pop after the flag rings us.
+        this.control.setRoomWait(this.index, true);
+        r = enqueue(this.control, this.queue, id, bytes);
+      }
+      if (r === "queued") return;
+      if (r === "shutting-down") {
+        throw new RuntimeShutdownError(`root task ${task.name} was not queued`);
+      }
+      beginWait("submit");
+      this.#roomWaiters.add(me);
+      try {
+        yield SUSPEND;
+      } finally {
+        this.#roomWaiters.delete(me);
+      }
+    }
+  }
+}
+
+let context: WorkerContext | null = null;
+
+/** Installs this worker's context (`worker_main.ts` only). */
+export function setWorkerContext(ctx: WorkerContext): void {
+  context = ctx;
+}
+
+function need(op: string): WorkerContext {
+  if (context === null) {
+    throw new Error(
+      `${op}: this thread is not a worker of a strom Runtime (use runtime.spawn on the host)`,
+    );
+  }
+  return context;
+}
+
+/**
+ * Submits a root task to the runtime this worker belongs to, waiting while
+ * the runtime's queue is full; returns once the task is queued (some worker,
+ * maybe this one, will run it). The result is not returned to the
+ * submitter: a failure is reported on the host (`onTaskError`) and counted.
+ *
+ * Cancel-safe: cancelled while waiting for room, nothing was queued.
+ * Throws `RuntimeShutdownError` when the runtime shuts down, a `TypeError`
+ * for arguments that cannot be cloned, and an `Error` on a thread that is not
+ * a runtime worker. Halts outside a task, and (`root-task-not-named-export`)
+ * when the module, already loaded here, does not export the function.
+ *
+ * @example
+ * ```ts
+ * export function* acceptor(listenerFd: number): Task<void> {
+ *   for (;;) {
+ *     const fd = yield* acceptFd(listenerFd);
+ *     yield* submit(rootTask(import.meta.url, serve, fd));
+ *   }
+ * }
+ * ```
+ */
+export function* submit(task: RootTask<unknown>): Operation<void> {
+  currentTask("submit");
+  yield* need("submit").submit(task);
+}
+
+/**
+ * Submits a root task without waiting: `"queued"`, `"full"` (counted as
+ * rejected: the caller decides what to do, e.g. close the connection) or
+ * `"shutting-down"`. Throws and halts like {@linkcode submit}; may be called
+ * from any code on a worker thread, in a task or not.
+ */
+export function trySubmit(task: RootTask<unknown>): SubmitStatus {
+  return need("trySubmit").trySubmit(task);
+}
+
+/** The index (0..workers-1) of the runtime worker running the caller, or -1 off a worker. */
+export function workerIndex(): number {
+  return context?.index ?? -1;
+}
+
+/**
+ * Halts (`shutdown-from-own-worker`): a worker cannot shut down the runtime
+ * it belongs to, because shutting down waits for that worker's own tasks to
+ * end and then ends the worker under the caller. Return a result (or
+ * submit a task) that tells the host to call `runtime.shutdown()`.
+ *
+ * It exists so that the mistake is caught where it is made, with a message
+ * that says what to do instead; on a thread that is not a runtime worker it
+ * throws an `Error` (there is no runtime to shut down).
+ */
+export function shutdownRuntime(): never {
+  const ctx = need("shutdownRuntime");
+  halt(
+    Rule.ShutdownFromWorker,
+    `worker ${ctx.index} tried to shut down its own runtime (only the host thread can; return a result that asks it to)`,
+  );
+}

@@ -1,0 +1,245 @@
+/**
+ * The module each runtime Worker runs: its own scheduler and reactor, a loop
+ * of `scheduler.turn()`, and the taking of root tasks from the shared queue.
+ *
+ * Choice of channel (SharedArrayBuffer, not postMessage, towards workers):
+ * the loop below never returns to the Worker's event loop except to import a
+ * task module, so `onmessage` would never fire; and a worker asleep in
+ * epoll_wait would not see a message anyway. So everything that reaches a
+ * worker after its start goes through shared memory: queued root tasks (with
+ * their encoded arguments) in the `SharedQueue`, the phase and the counters
+ * in the `RuntimeControl`, and a write to the worker's eventfd to wake it
+ * (one idle worker per new task, coalesced by its idle word). postMessage is
+ * used from a worker to the host (results, crash reports), which both
+ * hosts deliver at once even while the worker loops in FFI calls; from the
+ * host once to start the worker; and to hand over a SharedArrayBuffer that
+ * a task argument refers to (only postMessage can share one): a worker that
+ * pops such a task and lacks the buffer awaits it on its event loop (the
+ * message was posted before the task was pushed, so it is already queued,
+ * or arrives as soon as the host relays a worker's buffer).
+ *
+ * Messages to the host:
+ * - `{ t: "ready", tid }` once the scheduler exists and the eventfd is published;
+ * - `{ t: "done", id, ok, value | error, cancelled }` for a host-submitted task,
+ *   and for a failed worker-submitted one (`reply: false`);
+ * - `{ t: "crashed", error, ids }` if the loop itself failed;
+ * - `{ t: "exited" }` after the reactor's fds were closed.
+ *
+ * @module
+ */
+
+import { libc } from "../ffi/mod.ts";
+import { initThreadScheduler } from "./current.ts";
+import type { ReactorKind } from "./reactor.ts";
+import { decodePayload, errorShape, restoreShared } from "./runtime_codec.ts";
+import { Phase, RuntimeControl } from "./runtime_shared.ts";
+import { checkExport, importModule, type RootTask } from "./runtime_task.ts";
+import { Ending, type Scheduler, type TaskRecord } from "./scheduler.ts";
+import { SharedQueue } from "./shared_queue.ts";
+import type { Task } from "./types.ts";
+import { setWorkerContext, WorkerContext } from "./worker_context.ts";
+
+/** The start message from the host. */
+export interface WorkerInit {
+  t: "init";
+  index: number;
+  control: SharedArrayBuffer;
+  queue: SharedArrayBuffer;
+  reactor: ReactorKind;
+}
+
+/** A shared buffer given an id by another thread (relayed by the host). */
+export interface ShareMessage {
+  t: "share";
+  id: number;
+  buffer: SharedArrayBuffer;
+}
+
+interface WorkerScope {
+  onmessage: ((e: { data: WorkerInit | ShareMessage }) => void) | null;
+  postMessage(message: unknown): void;
+}
+
+const scope = globalThis as unknown as WorkerScope;
+
+// Shared buffers passed as task arguments, by id (see runtime_codec.ts), and
+// tasks waiting for one still in flight.
+const sharedBuffers = new Map<number, SharedArrayBuffer>();
+const bufferWaiters = new Map<number, () => void>();
+const sharedIds = new WeakMap<SharedArrayBuffer, number>();
+
+scope.onmessage = (e) => {
+  const msg = e.data;
+  if (msg.t === "init") void main(msg);
+  else if (msg.t === "share") {
+    sharedBuffers.set(msg.id, msg.buffer);
+    bufferWaiters.get(msg.id)?.();
+    bufferWaiters.delete(msg.id);
+  }
+};
+
+/** The buffer `id`, waiting (on the event loop, where messages arrive) if it is still in flight. */
+async function sharedBuffer(id: number): Promise<void> {
+  if (sharedBuffers.has(id)) return;
+  await new Promise<void>((resolve) => bufferWaiters.set(id, resolve));
+}
+
+async function main(init: WorkerInit): Promise<void> {
+  const control = new RuntimeControl(init.control);
+  const queue = new SharedQueue(init.queue);
+  const index = init.index;
+  let scheduler: Scheduler;
+  try {
+    scheduler = initThreadScheduler(init.reactor);
+  } catch (error) {
+    scope.postMessage({ t: "crashed", error: errorShape(error), ids: [] });
+    scope.postMessage({ t: "exited" });
+    return;
+  }
+  const ctx = new WorkerContext(index, control, queue, (buffer) => {
+    let id = sharedIds.get(buffer);
+    if (id === undefined) {
+      id = control.nextId();
+      sharedIds.set(buffer, id);
+      sharedBuffers.set(id, buffer);
+      scope.postMessage({ t: "share", id, buffer }); // the host relays it to every worker
+    }
+    return id;
+  });
+  setWorkerContext(ctx);
+  // Another thread may always wake us: never a deadlock halt for idling.
+  scheduler.externalHolds++;
+  scheduler.onExternalWake = () => ctx.onWake();
+  control.attach(index, scheduler.reactor.wakeFd);
+  scope.postMessage({ t: "ready", tid: libc.gettid() });
+
+  const worker = new WorkerLoop(index, control, queue, scheduler);
+  try {
+    await worker.run();
+  } catch (error) {
+    worker.crash(error);
+  }
+  worker.cancelAll();
+  control.detach(index);
+  scheduler.reactor.close();
+  scope.postMessage({ t: "exited" });
+}
+
+class WorkerLoop {
+  // Free slots of this worker's row in the running-ids table.
+  readonly #free: number[] = [];
+  #crashing = false;
+
+  constructor(
+    readonly index: number,
+    readonly control: RuntimeControl,
+    readonly queue: SharedQueue,
+    readonly scheduler: Scheduler,
+  ) {
+    for (let s = control.maxTasksPerWorker - 1; s >= 0; s--) this.#free.push(s);
+  }
+
+  async run(): Promise<void> {
+    const { control, queue, scheduler, index } = this;
+    for (;;) {
+      const phase = control.phase;
+      if (phase === Phase.Stopping) return;
+      // Take root tasks while this worker has room (its limit) and the runtime is open.
+      while (phase === Phase.Open && this.#free.length > 0) {
+        const record = queue.tryPop();
+        if (record === null) break;
+        control.roomOpened();
+        const slot = this.#free.pop()!;
+        control.started(index, slot, record.id);
+        await this.#start(slot, record.id, record.payload);
+      }
+      // A turn runs the ready tasks first and sleeps after; a task ending in
+      // it frees room the idle word would not announce. So only a turn that
+      // starts with nothing ready may sleep.
+      const maySleep = scheduler.ready.length === 0;
+      if (maySleep && phase === Phase.Open && this.#free.length > 0) {
+        // About to sleep with room: say so, then look once more (see runtime_shared.ts).
+        control.setIdle(index, true);
+        if (queue.length > 0) {
+          control.setIdle(index, false);
+          continue;
+        }
+      }
+      scheduler.turn(maySleep ? Infinity : 0);
+      control.setIdle(index, false);
+    }
+  }
+
+  async #start(slot: number, id: number, bytes: Uint8Array): Promise<void> {
+    let reply = true;
+    try {
+      const payload = decodePayload(bytes);
+      reply = payload.reply;
+      if (payload.shares !== undefined) {
+        for (const ref of payload.shares) await sharedBuffer(ref[1]);
+        restoreShared(payload.args, payload.shares, sharedBuffers);
+      }
+      const ns = await importModule(payload.module);
+      const task: RootTask<unknown> = { ...payload, fn: undefined };
+      checkExport(task, ns); // halts: the submitter could not check it
+      const fn = ns[payload.name] as (...args: unknown[]) => Task<unknown>;
+      const record = this.scheduler.spawn(fn(...payload.args), true);
+      // The record's observer: its ending goes to the host (and is "observed":
+      // no onUnjoinedError report on this thread).
+      record.group = { childDone: (t) => this.#ended(slot, id, reply, t) };
+    } catch (error) {
+      // The module failed to load, or the thread is at its task limit.
+      this.#report(slot, id, reply, Ending.Threw, error);
+    }
+  }
+
+  #ended(slot: number, id: number, reply: boolean, task: TaskRecord): void {
+    this.#report(slot, id, reply, task.ending, task.result);
+  }
+
+  #report(slot: number, id: number, reply: boolean, ending: Ending, result: unknown): void {
+    this.control.ended(this.index, slot);
+    this.#free.push(slot);
+    if (this.#crashing) return; // the host already failed these tasks
+    const ok = ending === Ending.Returned;
+    this.control.count(ok ? "completed" : "failed");
+    if (ok && !reply) return;
+    if (ok) {
+      try {
+        scope.postMessage({ t: "done", id, ok: true, value: result });
+        return;
+      } catch (error) {
+        result = new TypeError(
+          `the result of root task ${id} cannot be cloned to the host: ${
+            error instanceof Error ? error.message : String(error)
+          }`,
+        );
+        this.control.count("completed", -1);
+        this.control.count("failed");
+      }
+    }
+    scope.postMessage({
+      t: "done",
+      id,
+      ok: false,
+      reply,
+      cancelled: ending === Ending.Cancelled,
+      error: errorShape(result),
+    });
+  }
+
+  /** The loop failed: tell the host which tasks die with it. */
+  crash(error: unknown): void {
+    this.#crashing = true;
+    scope.postMessage({
+      t: "crashed",
+      error: errorShape(error),
+      ids: this.control.runningIds(this.index),
+    });
+  }
+
+  /** Cancels every task still running (their finally blocks run); they end as cancelled. */
+  cancelAll(): void {
+    this.scheduler.cancelRoots();
+  }
+}

@@ -1,0 +1,11 @@
+// A task on a runtime worker tries to shut its own runtime down: halts.
+import { Runtime } from "../../src/sched/runtime.ts";
+import { rootTask } from "../../src/sched/runtime_task.ts";
+import { stopMyRuntime } from "../fixtures/runtime_tasks.ts";
+
+const runtime = await Runtime.create({ workers: 1 });
+await runtime.spawn(
+  rootTask(new URL("../fixtures/runtime_tasks.ts", import.meta.url), stopMyRuntime),
+);
+console.log("not reached");
+await runtime.close();
