@@ -2,12 +2,14 @@
 // results and errors across threads, shutdown, crashes, usage rules. Tasks
 // block on eventfds the test writes (gates), never on sleeps.
 import assert from "node:assert/strict";
+import { connect } from "node:net";
 import { test } from "node:test";
 import { EFD_CLOEXEC, EFD_NONBLOCK, libc } from "../src/ffi/mod.ts";
 import { Runtime, type RuntimeOptions, WorkerCrashedError } from "../src/sched/runtime.ts";
 import { rootTask } from "../src/sched/runtime_task.ts";
 import { TaskCancelledError } from "../src/sched/scheduler.ts";
 import { RuntimeShutdownError } from "../src/sched/worker_context.ts";
+import { acceptor, reusePortServer, ServerBoard } from "./fixtures/runtime_servers.ts";
 import {
   Board,
   crashOnGate,
@@ -23,6 +25,24 @@ import { assertHalts } from "./helpers/child.ts";
 import { openFds } from "./helpers/fds.ts";
 
 const TASKS = new URL("./fixtures/runtime_tasks.ts", import.meta.url);
+const SERVERS = new URL("./fixtures/runtime_servers.ts", import.meta.url);
+
+/** Connects with node:net, sends `text`, half-closes, and resolves with all it read back. */
+function echoOnce(port: number, text: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: "127.0.0.1", port }, () => socket.end(text));
+    let got = "";
+    socket.setEncoding("utf8");
+    socket.on("data", (d: string) => got += d);
+    socket.on("error", reject);
+    socket.on("close", () => resolve(got));
+  });
+}
+
+/** Keeps a task's promise from being an unhandled rejection; resolves with its error (or null). */
+function outcome(p: Promise<unknown>): Promise<unknown> {
+  return p.then(() => null, (e: unknown) => e);
+}
 
 function newBoard(): Int32Array {
   return new Int32Array(new SharedArrayBuffer(4 * 256));
@@ -356,6 +376,55 @@ test("a crashed worker is reported, its tasks fail, and the runtime runs on the 
   } finally {
     gates.close();
   }
+});
+
+test("one acceptor hands accepted fds to other workers as root tasks", async () => {
+  const board = newBoard();
+  const N = 8;
+  await withRuntime({ workers: 2, maxTasksPerWorker: 1 }, async (rt) => {
+    // The acceptor fills its worker's only slot: every connection it accepts
+    // must be served on the other worker, through its fd number.
+    const server = outcome(rt.spawn(rootTask(SERVERS, acceptor, "127.0.0.1", 0, board)));
+    await until(board, ServerBoard.BOUND, 1);
+    const port = Atomics.load(board, ServerBoard.PORT);
+    const texts = Array.from({ length: N }, (_, i) => `hello ${i} `.repeat(100 * (i + 1)));
+    const echoed = await Promise.all(texts.map((t) => echoOnce(port, t)));
+    assert.deepEqual(echoed, texts);
+    await until(board, ServerBoard.SERVED, N);
+    const mine = Atomics.load(board, ServerBoard.ACCEPTOR);
+    const other = 1 - mine;
+    assert.equal(Atomics.load(board, ServerBoard.PER_WORKER + other), N);
+    assert.equal(Atomics.load(board, ServerBoard.PER_WORKER + mine), 0);
+    await rt.close();
+    assert.ok(await server instanceof TaskCancelledError);
+    assert.equal(Atomics.load(board, ServerBoard.FINALLY), 1, "the acceptor closed its listener");
+  });
+});
+
+test("one listener per worker with SO_REUSEPORT: the kernel spreads connections over both", async () => {
+  const board = newBoard();
+  const M = 64;
+  await withRuntime({ workers: 2, maxTasksPerWorker: 1 }, async (rt) => {
+    const first = outcome(rt.spawn(rootTask(SERVERS, reusePortServer, "127.0.0.1", 0, board)));
+    await until(board, ServerBoard.BOUND, 1);
+    const port = Atomics.load(board, ServerBoard.PORT);
+    // The first worker is at its limit: the second listener runs on the other.
+    const second = outcome(rt.spawn(rootTask(SERVERS, reusePortServer, "127.0.0.1", port, board)));
+    await until(board, ServerBoard.BOUND, 2);
+    const texts = Array.from({ length: M }, (_, i) => `conn ${i}`);
+    assert.deepEqual(await Promise.all(texts.map((t) => echoOnce(port, t))), texts);
+    await until(board, ServerBoard.SERVED, M);
+    const a = Atomics.load(board, ServerBoard.PER_WORKER);
+    const b = Atomics.load(board, ServerBoard.PER_WORKER + 1);
+    assert.equal(a + b, M);
+    // The kernel picks a listener by a hash of the 4-tuple (the client port
+    // varies): both served some; all M on one would have probability 2^-63.
+    assert.ok(a > 0 && b > 0, `worker 0 served ${a}, worker 1 served ${b}`);
+    await rt.close();
+    assert.ok(await first instanceof TaskCancelledError);
+    assert.ok(await second instanceof TaskCancelledError);
+    assert.equal(Atomics.load(board, ServerBoard.FINALLY), 2, "both listeners closed");
+  });
 });
 
 test("a root task that is not a named export halts the submitter", () => {

@@ -201,6 +201,22 @@ export class SocketCore {
     }
     this.sleeper?.wake();
     reactor.deregister(source);
-    libc.close(this.fd);
+    if (!this.released) libc.close(this.fd);
+  }
+
+  /** Set by {@linkcode release}: `close` leaves the fd open. */
+  released = false;
+
+  /**
+   * Gives the fd up without closing it (to hand it to another thread):
+   * closes the socket for this thread like {@linkcode close} (waiters wake
+   * with `SocketClosedError`, later use halts) but leaves the fd open, and
+   * returns it. Halts from another thread's task, and after close.
+   */
+  release(): number {
+    this.checkSync("release");
+    this.released = true;
+    this.close();
+    return this.fd;
   }
 }

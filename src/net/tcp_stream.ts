@@ -473,6 +473,27 @@ export class TcpStream {
   }
 
   /**
+   * Adopts `fd`, a connected non-blocking TCP socket handed over as a number
+   * (e.g. accepted on another worker, which gave it up with
+   * {@linkcode intoFd}), as a stream of the calling thread. The stream owns
+   * the fd from now on (`close()` closes it). On failure to register it the
+   * fd is closed and the error thrown.
+   */
+  static fromFd(fd: number): TcpStream {
+    return new TcpStream(SocketCore.forThisThread(fd, "TcpStream"), null);
+  }
+
+  /**
+   * Gives up the stream's fd without closing it, for another thread to adopt
+   * with {@linkcode fromFd}: deregisters it from this thread's reactor and
+   * returns the number. This stream is closed afterwards (any use halts).
+   * Halts from another thread's task and after close.
+   */
+  intoFd(): number {
+    return this.#core.release();
+  }
+
+  /**
    * Closes the stream (idempotent). A task waiting to read or write on it
    * wakes with `SocketClosedError`. Unsent data in the kernel's buffer is
    * still sent (no SO_LINGER). Halts when called from another thread's task.
