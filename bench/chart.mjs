@@ -447,7 +447,9 @@ export function barChart(spec) {
   img.fillRect(left, bottom, plotW + 1, 1, ink);
   // Y-axis label, reading upwards, centred on the plot.
   const yl = spec.yLabel ?? "";
-  img.text(8, Math.floor(top + plotH / 2 + textWidth(yl) / 2), yl, ink, 1, true);
+  const tickW = Math.max(0, ...ticks.map((t) => textWidth(format(t))));
+  const ylX = Math.max(4, left - 6 - tickW - 8 - GLYPH_H);
+  img.text(ylX, Math.floor(top + plotH / 2 + textWidth(yl) / 2), yl, ink, 1, true);
 
   // Bars.
   const groupW = plotW / nG;
