@@ -34,6 +34,7 @@ import {
   readFileSync,
   readSync,
   realpathSync,
+  renameSync,
   rmSync,
   statSync,
   writeFileSync,
@@ -143,11 +144,16 @@ function buildClient() {
     const s = join(here, src);
     const o = join(build, out);
     if (!existsSync(o) || statSync(o).mtimeMs < statSync(s).mtimeMs) {
-      execFileSync("gcc", ["-O2", "-Wall", "-o", o, s], { stdio: "inherit" });
+      // Build beside and rename: another run may be executing the old binary.
+      const tmp = `${o}.${process.pid}`;
+      execFileSync("gcc", ["-O2", "-Wall", "-o", tmp, s], { stdio: "inherit" });
+      renameSync(tmp, o);
     }
   }
   // Node 20 cannot run .ts; peer_node.ts holds no type syntax, so a copy runs as .mjs.
-  copyFileSync(join(here, "peer_node.ts"), join(build, "peer_node.mjs"));
+  const mjs = join(build, "peer_node.mjs");
+  copyFileSync(join(here, "peer_node.ts"), `${mjs}.${process.pid}`);
+  renameSync(`${mjs}.${process.pid}`, mjs);
   return join(build, "echo-client");
 }
 
@@ -407,7 +413,7 @@ const TRACED = [
  */
 async function measureSyscalls(client, server, conns, tool, o) {
   const srv = await startServer(server, nofileFor(conns));
-  const out = join(build, `${tool}-${server.id}.txt`);
+  const out = join(build, `${tool}-${server.id}-${process.pid}.txt`);
   rmSync(out, { force: true });
   let tracer = null;
   try {
@@ -458,6 +464,7 @@ async function measureSyscalls(client, server, conns, tool, o) {
     const r = lines.find((v) => v.round_trips !== undefined);
     const rts = r.round_trips;
     const text = readFileSync(out, "utf8");
+    rmSync(out, { force: true });
     const calls = tool === "strace" ? parseStrace(text) : parsePerf(text);
     const total = calls.total;
     delete calls.total;
