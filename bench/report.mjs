@@ -30,7 +30,7 @@ import {
 import { cpus, release, tmpdir, totalmem } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { barChart, PALETTE, stack, tint, writePng } from "./chart.mjs";
+import { barChart, Bitmap, PALETTE, stack, tint, writePng } from "./chart.mjs";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const docFile = join(root, "docs", "benchmarks.md");
@@ -68,6 +68,13 @@ const SUITES = [
     issue: 5,
     entry: "bench/runtime/run.mjs",
     render: renderRuntime,
+    // Until bench/runtime has one entry with --json: run its scripts here.
+    wrap: {
+      needs: "bench/runtime/cpu_mix.ts",
+      describe:
+        "bench/runtime/{queue.ts,cpu_mix.ts,echo.mjs} on Deno and Bun, wrapped by report.mjs",
+      run: (quick) => runRuntimeScripts(quick),
+    },
   },
 ];
 for (const id of opts.only ?? []) {
@@ -642,56 +649,192 @@ function renderEcho(data, ctx) {
 // ---- suite: multi-worker runtime (issue 5) ------------------------------------------------
 
 /**
- * The runtime suite's JSON is read loosely: it may not exist yet, and its
- * format is its owner's. Known figures are picked by name; everything else is
- * shown as the suite reported it.
+ * bench/runtime has no single entry with --json (yet): its three scripts print
+ * one line per figure. This wrapper runs each on Deno and on Bun, one after the
+ * other, and reads those lines. Returns the suite's JSON in this report's form:
+ * { results: [{ bench, host, ... }], cpuBoundSpeedup: { deno, bun }, failures }.
  */
+function runRuntimeScripts(quick) {
+  const bin = (n) => join(root, "node_modules", ".bin", n);
+  const results = [];
+  const failures = [];
+  const cpuBoundSpeedup = {};
+  const run = (label, cmd, args) => {
+    console.log(
+      `--- ${label}: ${
+        [cmd.startsWith(root) ? cmd.slice(root.length) : "node", ...args].join(" ")
+      }`,
+    );
+    const r = spawnSync(cmd, args, {
+      cwd: root,
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "inherit"],
+      timeout: 5 * 60 * 1000,
+    });
+    process.stdout.write(r.stdout ?? "");
+    if (r.status !== 0) failures.push(`${label}: exit ${r.error?.message ?? r.signal ?? r.status}`);
+    return r.stdout ?? "";
+  };
+  for (const host of ["deno", "bun"]) {
+    const ts = (file, ...a) => host === "deno" ? ["run", "-A", file, ...a] : [file, ...a];
+    const q = run(
+      `${host} queue`,
+      bin(host),
+      ts("bench/runtime/queue.ts", quick ? "10000" : "50000"),
+    );
+    for (const m of q.matchAll(/queue: (\d+) worker\(s\): (\d+) root tasks\/s/g)) {
+      results.push({ bench: "queue", host, workers: Number(m[1]), tasks_per_s: Number(m[2]) });
+    }
+    const tasks = quick ? 2000 : 10000;
+    const c = run(`${host} cpu mix`, bin(host), ts("bench/runtime/cpu_mix.ts", String(tasks)));
+    const cm = /cpu mix: (\d+) tasks, 1 worker (\d+) ms, 2 workers (\d+) ms, speed-up ([\d.]+)x/
+      .exec(c);
+    if (cm) {
+      const [one, two] = [Number(cm[2]), Number(cm[3])];
+      results.push({ bench: "cpu-mix", host, workers: 1, tasks: Number(cm[1]), ms: one });
+      results.push({ bench: "cpu-mix", host, workers: 2, tasks: Number(cm[1]), ms: two });
+      cpuBoundSpeedup[host] = one / two;
+    }
+    const e = run(`${host} echo`, process.execPath, [
+      "bench/runtime/echo.mjs",
+      host,
+      "reuseport",
+      quick ? "2" : "5",
+    ]);
+    const re =
+      /echo \((\w+)\) (\d+) worker\(s\): (\d+) round trips\/s, server ([\d.]+) µs CPU\/round trip, p99 ([\d.]+) µs/g;
+    for (const m of e.matchAll(re)) {
+      results.push({
+        bench: "echo",
+        host,
+        mode: m[1],
+        workers: Number(m[2]),
+        rt_per_s: Number(m[3]),
+        server_cpu_us_per_rt: Number(m[4]),
+        p99_us: Number(m[5]),
+      });
+    }
+  }
+  return { wrapped: true, quick, results, cpuBoundSpeedup, failures };
+}
+
 function renderRuntime(data, ctx) {
   const md = [];
   const targets = [];
-  const rows = Array.isArray(data.results) ? data.results : [];
-  if (rows.length === 0) {
-    md.push(
-      "The suite ran but reported no results in a form this report knows:",
-      "",
-      "```json",
-      JSON.stringify(data, null, 2).slice(0, 4000),
-      "```",
-      "",
-    );
-    return { md, targets };
-  }
-  const keys = [...new Set(rows.flatMap((r) => Object.keys(r)))].filter((k) =>
-    typeof rows.find((r) => r[k] !== undefined)[k] !== "object"
-  );
+  const rs = data.results ?? [];
+  const get = (bench, host, workers) =>
+    rs.find((r) => r.bench === bench && r.host === host && r.workers === workers);
+  const nMax = (bench, host) =>
+    Math.max(0, ...rs.filter((r) => r.bench === bench && r.host === host).map((r) => r.workers));
   md.push(
-    mdTable(
-      keys,
-      rows.map((r) => keys.map((k) => (typeof r[k] === "number" ? sig(r[k]) : r[k] ?? "-"))),
-    ),
+    "bench/runtime's scripts run on each host (this report wraps them: `deno run -A",
+    "bench/runtime/queue.ts`, `cpu_mix.ts`, `node bench/runtime/echo.mjs HOST reuseport`). Ratios",
+    "are N workers ÷ 1 worker (above 1: more throughput with more workers). This machine has",
+    `${cpus().length} cores, so the load generator of the echo case shares them with the workers.`,
     "",
   );
-  // Speed-up of the CPU-bound mix, 2 workers vs 1, if the suite reports it:
-  // one number, or one per host ({ deno: 1.9, bun: 1.85 }).
-  const raw = data.cpuBoundSpeedup ?? data.cpu_bound_speedup;
-  const speedups = ok(raw) ? [["", raw]] : Object.entries(raw ?? {}).filter(([, v]) => ok(v));
-  if (speedups.length === 0) {
+  const rows = [];
+  for (const [host, hostName] of HOSTS) {
+    const q1 = get("queue", host, 1);
+    const qn = get("queue", host, nMax("queue", host));
+    if (q1) {
+      rows.push([
+        `root tasks/s through the queue (no-op tasks)`,
+        hostName,
+        fmtInt(q1.tasks_per_s),
+        qn && qn !== q1 ? `${fmtInt(qn.tasks_per_s)} (${qn.workers} workers)` : "-",
+        qn && qn !== q1 ? `${(qn.tasks_per_s / q1.tasks_per_s).toFixed(2)}x` : "-",
+      ]);
+    }
+    const c1 = get("cpu-mix", host, 1);
+    const c2 = get("cpu-mix", host, 2);
+    if (c1 && c2) {
+      rows.push([
+        `CPU-bound mix of ${fmtInt(c1.tasks)} root tasks: wall time`,
+        hostName,
+        fmtNs(c1.ms * 1e6),
+        fmtNs(c2.ms * 1e6),
+        `${(c1.ms / c2.ms).toFixed(2)}x`,
+      ]);
+    }
+    const e1 = get("echo", host, 1);
+    const e2 = get("echo", host, 2);
+    if (e1 && e2) {
+      rows.push([
+        `echo round trips/s, 64 conns (${e1.mode}); server CPU µs/rt`,
+        hostName,
+        `${fmtInt(e1.rt_per_s)}; ${sig(e1.server_cpu_us_per_rt)} µs`,
+        `${fmtInt(e2.rt_per_s)}; ${sig(e2.server_cpu_us_per_rt)} µs`,
+        `${(e2.rt_per_s / e1.rt_per_s).toFixed(2)}x`,
+      ]);
+    }
+  }
+  md.push(
+    mdTable(["figure", "host", "1 worker", "2 workers", "speed-up"], rows, [
+      "l",
+      "l",
+      "r",
+      "r",
+      "r",
+    ]),
+    "",
+  );
+  for (const [host, hostName] of HOSTS) {
+    const v = data.cpuBoundSpeedup?.[host];
     targets.push({
-      target: "CPU-bound mix of 10k root tasks: 2 workers ≥ 1.8x the throughput of 1",
-      measured: "not found in the suite's JSON (cpuBoundSpeedup)",
-      met: null,
+      target: `CPU-bound mix of 10k root tasks on ${hostName}: 2 workers ≥ 1.8x of 1 worker`,
+      measured: ok(v) ? `${v.toFixed(2)}x` : "not measured",
+      met: ok(v) ? v >= 1.8 : null,
     });
   }
-  for (const [host, v] of speedups) {
-    targets.push({
-      target: `CPU-bound mix of 10k root tasks${
-        host ? ` on ${host}` : ""
-      }: 2 workers ≥ 1.8x the throughput of 1`,
-      measured: `${v.toFixed(2)}x`,
-      met: v >= 1.8,
+  if (data.failures?.length) md.push("Failures:", "", ...data.failures.map((f) => `- ${f}`), "");
+
+  const series = [{ name: "1 worker", color: PALETTE[0] }, {
+    name: "2 workers",
+    color: PALETTE[1],
+  }];
+  const panel = (title, yLabel, bench, pick) =>
+    barChart({
+      title,
+      yLabel,
+      format: (v) => sig(v),
+      series,
+      groups: HOSTS.map(([host, hostName]) => ({
+        label: hostName,
+        values: [1, 2].map((w) => {
+          const r = get(bench, host, w);
+          return r ? pick(r) : undefined;
+        }),
+      })),
+      width: 480,
+      height: 340,
     });
+  const panels = [
+    panel(
+      "Root tasks/s through the queue",
+      "thousand tasks/s",
+      "queue",
+      (r) => r.tasks_per_s / 1000,
+    ),
+    panel("CPU-bound mix: tasks/s", "thousand tasks/s", "cpu-mix", (r) => r.tasks / r.ms),
+    panel(
+      "Echo, 64 conns: round trips/s",
+      "thousand round trips/s",
+      "echo",
+      (r) => r.rt_per_s / 1000,
+    ),
+  ];
+  // Side by side: three narrow panels in one row.
+  const row = new Bitmap(
+    panels.reduce((a, p) => a + p.width, 0) + 20,
+    Math.max(...panels.map((p) => p.height)),
+  );
+  let x = 0;
+  for (const p of panels) {
+    row.blit(p, x, 0);
+    x += p.width + 10;
   }
-  void ctx;
+  ctx.chart("runtime.png", row, "Multi-worker runtime: 1 vs 2 workers (higher is better)");
   return { md, targets };
 }
 
@@ -699,6 +842,19 @@ function renderRuntime(data, ctx) {
 
 function runSuite(suite, dir) {
   const entry = join(root, suite.entry);
+  if (suite.wrap && !existsSync(entry) && existsSync(join(root, suite.wrap.needs))) {
+    console.log(`\n=== ${suite.title} (issue ${suite.issue}): ${suite.wrap.describe}`);
+    const t0 = Date.now();
+    const data = suite.wrap.run(opts.quick);
+    writeFileSync(join(dir, `${suite.id}.json`), JSON.stringify(data, null, 2) + "\n");
+    const bad = data.results.length === 0;
+    return {
+      status: bad ? "failed" : data.failures.length ? "partial" : "ok",
+      note: bad ? "its scripts printed no figures" : data.failures.join("; "),
+      seconds: (Date.now() - t0) / 1000,
+      data: bad ? null : data,
+    };
+  }
   if (!existsSync(entry)) return { status: "missing", note: `${suite.entry} does not exist yet` };
   const file = join(dir, `${suite.id}.json`);
   const args = [entry, ...(opts.quick ? ["--quick"] : []), "--json", file];
@@ -769,9 +925,11 @@ function main() {
     const head = [`## ${s.title} (issue ${s.issue})`, ""];
     const timing = run.seconds ? ` (${Math.round(run.seconds)} s)` : "";
     head.push(
-      `Suite: \`node ${s.entry}${
-        opts.quick ? " --quick" : ""
-      } --json FILE\`${timing}; raw figures: [benchmarks/${s.id}.json](benchmarks/${s.id}.json).`,
+      `Suite: ${
+        run.data?.wrapped
+          ? s.wrap.describe
+          : `\`node ${s.entry}${opts.quick ? " --quick" : ""} --json FILE\``
+      }${timing}; raw figures: [benchmarks/${s.id}.json](benchmarks/${s.id}.json).`,
       "",
     );
     if (!run.data) {
