@@ -10,6 +10,7 @@
  */
 
 export { SysError } from "./src/ffi/errors.ts";
+export { hardwareConcurrency, host, hostArgs as args } from "./src/ffi/mod.ts";
 export {
   ACCEPT_BACKOFF_MS,
   type AddrLike,
@@ -31,6 +32,8 @@ export {
   UnexpectedEofError,
 } from "./src/net/mod.ts";
 export { type AnyResult, awaitAll, awaitAny } from "./src/sched/await_all.ts";
+export { reactorKind } from "./src/sched/current.ts";
+export type { ReactorKind } from "./src/sched/reactor.ts";
 export { run } from "./src/sched/run.ts";
 export {
   Runtime,

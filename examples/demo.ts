@@ -4,15 +4,15 @@
 import {
   awaitAll,
   formatSocketAddr,
+  host,
   now,
+  reactorKind,
   run,
   spawn,
   type Task,
   TcpListener,
   TcpStream,
 } from "../mod.ts";
-import { host } from "../src/ffi/mod.ts";
-import { threadScheduler } from "../src/sched/current.ts";
 
 function* echo(conn: TcpStream): Task<number> {
   const buf = new Uint8Array(4096);
@@ -56,7 +56,7 @@ run(function*(): Task<void> {
   const listener = TcpListener.bind("127.0.0.1:0");
   const addr = formatSocketAddr(listener.localAddr);
   console.log(
-    `strom on ${host} (${threadScheduler().reactor.kind} reactor): echo server listening on ${addr}`,
+    `strom on ${host} (${reactorKind()} reactor): echo server listening on ${addr}`,
   );
   const clients = ["alice", "bob", "carol"];
   const server = yield* spawn(function*(): Task<number> {

@@ -2,8 +2,15 @@
 // `bun examples/echo.ts [PORT] [HOST]` (defaults: 7000, 127.0.0.1; port 0
 // picks a free one). Prints `listening on HOST:PORT` once it accepts
 // connections, then serves every connection in its own task until killed.
-import { formatSocketAddr, run, spawn, type Task, TcpListener, type TcpStream } from "../mod.ts";
-import { hostArgs } from "../src/ffi/mod.ts";
+import {
+  args,
+  formatSocketAddr,
+  run,
+  spawn,
+  type Task,
+  TcpListener,
+  type TcpStream,
+} from "../mod.ts";
 
 function* echo(conn: TcpStream): Task<void> {
   const buf = new Uint8Array(16 * 1024);
@@ -30,5 +37,5 @@ function* serve(port: number, host: string): Task<void> {
   }
 }
 
-const [port = "7000", host = "127.0.0.1"] = hostArgs();
+const [port = "7000", host = "127.0.0.1"] = args();
 run(serve(Number(port), host));

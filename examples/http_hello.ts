@@ -9,8 +9,15 @@
 // answered, in order, with one write. `Connection: close` (or HTTP/1.0
 // without keep-alive) closes after the answer. A head over 8 KiB or a
 // chunked body gets a 4xx and the connection is closed.
-import { formatSocketAddr, run, spawn, type Task, TcpListener, type TcpStream } from "../mod.ts";
-import { hostArgs } from "../src/ffi/mod.ts";
+import {
+  args,
+  formatSocketAddr,
+  run,
+  spawn,
+  type Task,
+  TcpListener,
+  type TcpStream,
+} from "../mod.ts";
 
 const BODY = "hello";
 const enc = new TextEncoder();
@@ -137,5 +144,5 @@ function* serve(port: number, host: string): Task<void> {
   }
 }
 
-const [port = "8080", host = "127.0.0.1"] = hostArgs();
+const [port = "8080", host = "127.0.0.1"] = args();
 run(serve(Number(port), host));

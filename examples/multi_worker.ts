@@ -8,13 +8,15 @@
 // the kernel spreads connections over the workers.
 // MODE `handoff`: one acceptor task hands each accepted fd to the runtime as
 // a root task; whichever worker has room serves it.
-import { rootTask, Runtime } from "../mod.ts";
-import { hardwareConcurrency, hostArgs } from "../src/ffi/mod.ts";
-import { acceptor, reusePortServer, ServerBoard } from "../tests/fixtures/runtime_servers.ts";
+//
+// The root tasks live in their own module (multi_worker_tasks.ts): each
+// worker imports it to find them by name, so it must not start a runtime.
+import { args, hardwareConcurrency, rootTask, Runtime } from "../mod.ts";
+import { acceptor, reusePortServer, ServerBoard } from "./multi_worker_tasks.ts";
 
-const [portArg = "7000", host = "127.0.0.1", mode = "reuseport", workersArg] = hostArgs();
+const [portArg = "7000", host = "127.0.0.1", mode = "reuseport", workersArg] = args();
 const workers = workersArg === undefined ? hardwareConcurrency() : Number(workersArg);
-const tasks = new URL("../tests/fixtures/runtime_servers.ts", import.meta.url);
+const tasks = new URL("./multi_worker_tasks.ts", import.meta.url);
 const board = new Int32Array(new SharedArrayBuffer(64 * 4));
 // reuseport: each listener takes its worker's only root slot (its connections
 // are spawned tasks, not root tasks), so there is one listener per worker.

@@ -3,8 +3,7 @@
 // picks a free one). Prints `listening on HOST:PORT` once bound, then sends
 // every datagram back to its sender until killed. A datagram larger than the
 // 64 KiB buffer cannot happen over UDP/IP; a truncated one would be echoed cut.
-import { formatSocketAddr, run, type Task, UdpSocket } from "../mod.ts";
-import { hostArgs } from "../src/ffi/mod.ts";
+import { args, formatSocketAddr, run, type Task, UdpSocket } from "../mod.ts";
 
 function* serve(port: number, host: string): Task<void> {
   const sock = UdpSocket.bind({ hostname: host, port });
@@ -24,5 +23,5 @@ function* serve(port: number, host: string): Task<void> {
   }
 }
 
-const [port = "7001", host = "127.0.0.1"] = hostArgs();
+const [port = "7001", host = "127.0.0.1"] = args();
 run(serve(Number(port), host));

@@ -10,8 +10,12 @@ import { runScenario } from "./helpers/child.ts";
 
 const LISTENING = /^listening on (127\.0\.0\.1|\[::1\]):(\d+)$/m;
 
-async function started(example: string, host: string): Promise<[Child, number]> {
-  const child = new Child(`../../examples/${example}`, ["0", host]);
+async function started(
+  example: string,
+  host: string,
+  extra: string[] = [],
+): Promise<[Child, number]> {
+  const child = new Child(`../../examples/${example}`, ["0", host, ...extra]);
   const m = await child.line(LISTENING);
   return [child, Number(m[2])];
 }
@@ -22,34 +26,79 @@ function assertOneListeningLine(child: Child): void {
   assert.match(lines[0], LISTENING);
 }
 
+/** `clients` concurrent connections to host:port, each echoing 10 messages. */
+function echoClients(host: string, port: number, clients: number): void {
+  runChecked(function*(): Task<void> {
+    yield* awaitAll(Array.from({ length: clients }, (_, i) =>
+      function*(): Task<void> {
+        const conn = yield* TcpStream.connect({ hostname: host, port }, { timeoutMs: 5000 });
+        try {
+          const msg = new TextEncoder().encode(`client ${i}`);
+          const back = new Uint8Array(msg.length);
+          for (let r = 0; r < 10; r++) {
+            yield* conn.writeAll(msg);
+            yield* timeout(5000, conn.readExact(back));
+            assert.deepEqual(back, msg);
+          }
+        } finally {
+          conn.close();
+        }
+      }()));
+  }());
+}
+
 for (const host of ["127.0.0.1", "::1"]) {
   test(`examples/echo.ts on ${host} echoes for several clients`, async () => {
     const [child, port] = await started("echo.ts", host);
     try {
-      runChecked(function*(): Task<void> {
-        yield* awaitAll([0, 1, 2].map((i) =>
-          function*(): Task<void> {
-            const conn = yield* TcpStream.connect({ hostname: host, port }, { timeoutMs: 5000 });
-            try {
-              const msg = new TextEncoder().encode(`client ${i}`);
-              const back = new Uint8Array(msg.length);
-              for (let r = 0; r < 10; r++) {
-                yield* conn.writeAll(msg);
-                yield* timeout(5000, conn.readExact(back));
-                assert.deepEqual(back, msg);
-              }
-            } finally {
-              conn.close();
-            }
-          }()
-        ));
-      }());
+      echoClients(host, port, 3);
       assertOneListeningLine(child);
     } finally {
       await child.kill();
     }
   });
 }
+
+for (const mode of ["reuseport", "handoff"]) {
+  test(`examples/multi_worker.ts (${mode}, 2 workers) echoes for several clients`, async () => {
+    const [child, port] = await started("multi_worker.ts", "127.0.0.1", [mode, "2"]);
+    try {
+      echoClients("127.0.0.1", port, 8);
+      assertOneListeningLine(child);
+    } finally {
+      await child.kill();
+    }
+  });
+}
+
+test("examples/client.ts fans out requests, one times out, and exits 0", () => {
+  const r = runScenario("../../examples/client");
+  assert.equal(r.code, 0, `stderr: ${r.stderr}`);
+  assert.equal(r.stderr, "");
+  const lines = r.stdout.split("\n").filter((l) => l !== "");
+  assert.match(lines[0], /^echo servers: 127\.0\.0\.1:\d+; silent peer: 127\.0\.0\.1:\d+$/);
+  for (let i = 0; i < 7; i++) {
+    assert.match(lines[1 + i], new RegExp(`^  request ${i} to .*: echoed "request ${i}" in `));
+  }
+  assert.match(lines[8], /^  request 7 to .*: timed out after 300 ms$/);
+  assert.equal(lines[9], "7 answered, 1 timed out");
+});
+
+test("examples/client.ts sends to the echo servers given as arguments", async () => {
+  const [a, portA] = await started("echo.ts", "127.0.0.1");
+  const [b, portB] = await started("echo.ts", "::1");
+  try {
+    const r = runScenario("../../examples/client", [`127.0.0.1:${portA}`, `[::1]:${portB}`]);
+    assert.equal(r.code, 0, `stderr: ${r.stderr}`);
+    assert.match(r.stdout, new RegExp(`request 0 to 127\\.0\\.0\\.1:${portA}: echoed "request 0"`));
+    assert.match(r.stdout, new RegExp(`request 1 to \\[::1\\]:${portB}: echoed "request 1"`));
+    assert.match(r.stdout, /request 7 to .*: timed out after 300 ms/);
+    assert.match(r.stdout, /7 answered, 1 timed out/);
+  } finally {
+    await a.kill();
+    await b.kill();
+  }
+});
 
 test("examples/udp_echo.ts sends datagrams back to their sender", async () => {
   const [child, port] = await started("udp_echo.ts", "127.0.0.1");

@@ -19,6 +19,16 @@ export function threadScheduler(): Scheduler {
 }
 
 /**
+ * The readiness backend of the calling thread's scheduler: `"epoll"` (the
+ * default) or `"poll"` (`STROM_REACTOR=poll`, or a runtime's `reactor`
+ * option on its workers). Creates the thread's scheduler if it has none yet
+ * (its epoll fd and eventfd then live as long as the thread). Never throws.
+ */
+export function reactorKind(): ReactorKind {
+  return threadScheduler().reactor.kind;
+}
+
+/**
  * Creates this thread's scheduler with a reactor of `kind` (a runtime
  * worker's first act, so the runtime's reactor option wins over the
  * default). Throws if the thread already has a scheduler.
