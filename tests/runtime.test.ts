@@ -15,6 +15,7 @@ import {
   crashOnGate,
   failWith,
   gated,
+  leakListener,
   mark,
   producer,
   square,
@@ -36,6 +37,17 @@ function echoOnce(port: number, text: string): Promise<string> {
     socket.on("data", (d: string) => got += d);
     socket.on("error", reject);
     socket.on("close", () => resolve(got));
+  });
+}
+
+/** Whether a connection to `port` is refused (true) or accepted (false). */
+function echoOnceRefused(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: "127.0.0.1", port }, () => {
+      socket.destroy();
+      resolve(false);
+    });
+    socket.on("error", () => resolve(true));
   });
 }
 
@@ -343,6 +355,16 @@ test("shutdown cancels what still runs at the deadline: finally blocks run, queu
   } finally {
     gates.close();
   }
+});
+
+test("shutdown closes the sockets a task left open", async () => {
+  await withRuntime({ workers: 1 }, async (rt) => {
+    const port = await rt.spawn(rootTask(TASKS, leakListener));
+    assert.ok(port > 0);
+    // The listener outlives its task: still accepting until the runtime ends.
+    assert.equal(await echoOnceRefused(port), false, "the leaked listener is still open");
+  });
+  // withRuntime asserted the fd count is back: the worker closed the listener.
 });
 
 test("a crashed worker is reported, its tasks fail, and the runtime runs on the others", async () => {

@@ -100,6 +100,7 @@ export class SocketCore {
       libc.close(fd);
       throw error;
     }
+    scheduler.owned.add(this);
   }
 
   /** Wraps `fd` for the calling thread's scheduler (closing it on failure). */
@@ -201,6 +202,7 @@ export class SocketCore {
     }
     this.sleeper?.wake();
     reactor.deregister(source);
+    this.scheduler.owned.delete(this);
     if (!this.released) libc.close(this.fd);
   }
 

@@ -65,6 +65,12 @@ export class TaskLimitError extends RangeError {
   }
 }
 
+/** A resource a scheduler owns until it is closed (see `Scheduler.owned`). */
+export interface Closeable {
+  /** Releases the resource; idempotent. */
+  close(): void;
+}
+
 /** What a child task tells when it ends: its group (see `group.ts`). */
 export interface ChildObserver {
   /** Called once, when `child` has ended. */
@@ -161,6 +167,12 @@ export class Scheduler {
    * spawn-and-join).
    */
   rootsHead: TaskRecord | null = null;
+  /**
+   * What strom opened on this thread and not yet closed (sockets): closed by
+   * {@linkcode closeOwned} when a runtime worker ends, so a task that leaked
+   * a socket leaks no fd past the runtime.
+   */
+  readonly owned: Set<Closeable> = new Set<Closeable>();
   /** Reasons to keep waiting although no task waits on a timer or fd. */
   externalHolds = 0;
   /** Called when another thread signalled the reactor's wake fd. */
@@ -385,6 +397,11 @@ export class Scheduler {
     else if (this.rootsHead === task) this.rootsHead = task.nextRoot;
     if (task.nextRoot !== null) task.nextRoot.prevRoot = task.prevRoot;
     task.prevRoot = task.nextRoot = null;
+  }
+
+  /** Closes everything in {@linkcode owned} (each close removes itself). */
+  closeOwned(): void {
+    for (const resource of [...this.owned]) resource.close();
   }
 
   /** Cancels every root task still running (used when `run` returns). */

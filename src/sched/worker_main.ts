@@ -120,6 +120,8 @@ async function main(init: WorkerInit): Promise<void> {
     worker.crash(error);
   }
   worker.cancelAll();
+  // Sockets the tasks left open (no finally closed them) end with the worker.
+  scheduler.closeOwned();
   control.detach(index);
   scheduler.reactor.close();
   scope.postMessage({ t: "exited" });
