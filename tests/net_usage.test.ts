@@ -15,6 +15,11 @@ test("accept on a closed listener halts (socket-used-after-close)", () => {
   assert.match(r.stderr, /TcpListener\.accept/);
 });
 
+test("two tasks accepting on one listener at once halt (socket-waited-on-twice)", () => {
+  const r = assertHalts("net_two_acceptors", Rule.SharedSocketWait);
+  assert.match(r.stderr, /two tasks wait to read fd \d+/);
+});
+
 test("a socket registered with another scheduler halts (socket-from-other-thread)", () => {
   const r = assertHalts("net_foreign_socket", Rule.ForeignSocket);
   assert.match(r.stderr, /registered with another thread's scheduler/);

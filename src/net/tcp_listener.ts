@@ -50,8 +50,10 @@ export const ACCEPT_BACKOFF_MS = { first: 1, max: 100 } as const;
  * A TCP socket listening for connections, bound with SO_REUSEADDR on.
  *
  * Usage model: `accept` and the getters halt once {@linkcode close} was
- * called (`socket-used-after-close`) or when used from a task of another
- * scheduler (`socket-from-other-thread`).
+ * called (`socket-used-after-close`), when used from a task of another
+ * scheduler (`socket-from-other-thread`), and when two tasks wait in
+ * `accept` at once (`socket-waited-on-twice`): one task accepts and spawns a
+ * task per connection.
  */
 export class TcpListener {
   readonly #core: SocketCore;

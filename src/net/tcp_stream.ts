@@ -110,7 +110,9 @@ function checkLength(buf: Uint8Array, length: number | undefined, op: string): n
  * Usage model: every method halts the process (`socket-used-after-close`)
  * once {@linkcode close} was called (except `close` itself, which is
  * idempotent), and (`socket-from-other-thread`) when used from a task of
- * another scheduler. At most one task should read and one write at a time.
+ * another scheduler, and (`socket-waited-on-twice`) when a second task waits
+ * to read (or to write) while one already does: one reader and one writer at
+ * a time.
  *
  * Errors from the kernel are `SysError`s (`ECONNRESET`, `EPIPE`, ...); a
  * write to a reset peer is such an error, never a SIGPIPE (`MSG_NOSIGNAL`).

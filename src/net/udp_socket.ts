@@ -53,7 +53,8 @@ function ipText(addr: SocketAddr): string {
 /**
  * A UDP socket. Usage model as for the TCP sockets: every method but
  * `close` halts after close (`socket-used-after-close`) and from another
- * scheduler's task (`socket-from-other-thread`).
+ * scheduler's task (`socket-from-other-thread`); two tasks receiving (or
+ * sending) at once halt (`socket-waited-on-twice`).
  */
 export class UdpSocket {
   readonly #core: SocketCore;

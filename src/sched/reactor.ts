@@ -5,6 +5,8 @@
  * @module
  */
 
+import { halt, Rule } from "./usage.ts";
+
 /** Something a reactor or a timer wakes: a task of the scheduler. */
 export interface Waiter {
   /** Makes the waiter runnable again (a no-op unless it is waiting). */
@@ -43,6 +45,13 @@ export class IoSource {
     /** The reactor this source is registered with. */
     readonly reactor: Reactor,
   ) {}
+}
+
+function sharedWait(source: IoSource, direction: string): never {
+  halt(
+    Rule.SharedSocketWait,
+    `two tasks wait to ${direction} fd ${source.fd} at once (one task per direction at a time)`,
+  );
 }
 
 /** Which readiness backend a reactor uses. */
@@ -86,16 +95,26 @@ export abstract class WaiterBook {
   /** How many reader or writer waits are registered. */
   waiting = 0;
 
-  /** Makes `waiter` the reader of `source` until woken or {@linkcode unwait}. */
+  /**
+   * Makes `waiter` the reader of `source` until woken or {@linkcode unwait}.
+   * Halts (`socket-waited-on-twice`) if another waiter already waits to read
+   * it: one of the two would never be woken.
+   */
   waitReadable(source: IoSource, waiter: Waiter): void {
     if (source.reader === null) this.waiting++;
+    else if (source.reader !== waiter) sharedWait(source, "read");
     source.reader = waiter;
     this.interested(source);
   }
 
-  /** Makes `waiter` the writer of `source` until woken or {@linkcode unwait}. */
+  /**
+   * Makes `waiter` the writer of `source` until woken or {@linkcode unwait}.
+   * Halts (`socket-waited-on-twice`) if another waiter already waits to
+   * write it.
+   */
   waitWritable(source: IoSource, waiter: Waiter): void {
     if (source.writer === null) this.waiting++;
+    else if (source.writer !== waiter) sharedWait(source, "write");
     source.writer = waiter;
     this.interested(source);
   }

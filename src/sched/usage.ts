@@ -32,6 +32,8 @@ export const Rule = {
   Deadlock: "deadlock",
   /** A socket was used from a thread other than the one it is registered with. */
   ForeignSocket: "socket-from-other-thread",
+  /** Two tasks waited to read (or to write) the same socket at once. */
+  SharedSocketWait: "socket-waited-on-twice",
   /** A socket was used after `close()`. */
   UseAfterClose: "socket-used-after-close",
   /** A runtime was shut down from one of its own workers. */
