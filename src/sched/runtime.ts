@@ -39,7 +39,7 @@ import { cachedModule, checkExport, importModule, type RootTask } from "./runtim
 import { TaskCancelledError } from "./scheduler.ts";
 import { SharedQueue } from "./shared_queue.ts";
 import { enqueue, RuntimeShutdownError, type SubmitStatus } from "./worker_context.ts";
-import type { ShareMessage, WorkerInit } from "./worker_main.ts";
+import type { DoneItem, ShareMessage, WorkerInit } from "./worker_main.ts";
 
 /** Options of {@linkcode Runtime.create}; every one is checked (a `RangeError`/`TypeError` names the bad one). */
 export interface RuntimeOptions {
@@ -120,8 +120,7 @@ interface WorkerSlot {
 
 type WorkerMessage =
   | { t: "ready"; tid: number }
-  | { t: "done"; id: number; ok: true; value: unknown }
-  | { t: "done"; id: number; ok: false; reply: boolean; cancelled: boolean; error: ErrorShape }
+  | { t: "done"; items: DoneItem[] }
   | { t: "crashed"; error: ErrorShape; ids: number[] }
   | ShareMessage
   | { t: "exited" };
@@ -276,23 +275,26 @@ export class Runtime {
     return this.#slots.map((s) => s.tid);
   }
 
+  #ended(item: DoneItem): void {
+    const pending = this.#pending.get(item.id);
+    if (pending !== undefined) this.#pending.delete(item.id);
+    if (item.ok) {
+      pending?.resolve(item.value);
+      return;
+    }
+    const error = item.cancelled ? new TaskCancelledError(item.id) : reviveError(item.error);
+    if (pending !== undefined) pending.reject(error);
+    else if (!item.cancelled) this.#onTaskError(error, item.id);
+  }
+
   #onMessage(index: number, msg: WorkerMessage): void {
     switch (msg.t) {
       case "share":
         this.#relay(msg);
         return;
-      case "done": {
-        const pending = this.#pending.get(msg.id);
-        if (pending !== undefined) this.#pending.delete(msg.id);
-        if (msg.ok) {
-          pending?.resolve(msg.value);
-          return;
-        }
-        const error = msg.cancelled ? new TaskCancelledError(msg.id) : reviveError(msg.error);
-        if (pending !== undefined) pending.reject(error);
-        else if (!msg.cancelled) this.#onTaskError(error, msg.id);
+      case "done":
+        for (const item of msg.items) this.#ended(item);
         return;
-      }
       case "crashed": {
         const cause = reviveError(msg.error);
         this.#fail(index, cause, msg.ids);

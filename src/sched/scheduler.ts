@@ -175,6 +175,8 @@ export class Scheduler {
   readonly owned: Set<Closeable> = new Set<Closeable>();
   /** Reasons to keep waiting although no task waits on a timer or fd. */
   externalHolds = 0;
+  /** Called right before each kernel wait (a runtime worker flushes its replies). */
+  beforeWait: (() => void) | null = null;
   /** Called when another thread signalled the reactor's wake fd. */
   onExternalWake: (() => void) | null = null;
   /** Whether `run` is driving this scheduler. */
@@ -383,6 +385,7 @@ export class Scheduler {
       halt(Rule.Deadlock, "every task waits and nothing can wake one");
     }
     const timeoutNs = waitMs === Infinity ? -1 : Math.ceil(waitMs * 1e6);
+    if (this.beforeWait !== null) this.beforeWait();
     if (this.reactor.wait(timeoutNs) && this.onExternalWake !== null) this.onExternalWake();
     this.fireTimers();
   }

@@ -20,8 +20,11 @@
  *
  * Messages to the host:
  * - `{ t: "ready", tid }` once the scheduler exists and the eventfd is published;
- * - `{ t: "done", id, ok, value | error, cancelled }` for a host-submitted task,
- *   and for a failed worker-submitted one (`reply: false`);
+ * - `{ t: "done", items }`: the endings of root tasks, batched per turn of
+ *   the loop (one message for all the tasks that ended in it, not one each:
+ *   the host's cost per message is what limits a CPU-bound mix), each
+ *   `{ id, ok, value | error, cancelled }`, for a host-submitted task and for
+ *   a failed worker-submitted one (`reply: false`);
  * - `{ t: "crashed", error, ids }` if the loop itself failed;
  * - `{ t: "exited" }` after the reactor's fds were closed.
  *
@@ -31,13 +34,18 @@
 import { libc } from "../ffi/mod.ts";
 import { initThreadScheduler } from "./current.ts";
 import type { ReactorKind } from "./reactor.ts";
-import { decodePayload, errorShape, restoreShared } from "./runtime_codec.ts";
+import { decodePayload, type ErrorShape, errorShape, restoreShared } from "./runtime_codec.ts";
 import { Phase, RuntimeControl } from "./runtime_shared.ts";
 import { checkExport, importModule, type RootTask } from "./runtime_task.ts";
 import { Ending, type Scheduler, type TaskRecord } from "./scheduler.ts";
 import { SharedQueue } from "./shared_queue.ts";
 import type { Task } from "./types.ts";
 import { setWorkerContext, WorkerContext } from "./worker_context.ts";
+
+/** The ending of one root task, as posted to the host. */
+export type DoneItem =
+  | { id: number; ok: true; value: unknown }
+  | { id: number; ok: false; reply: boolean; cancelled: boolean; error: ErrorShape };
 
 /** The start message from the host. */
 export interface WorkerInit {
@@ -120,6 +128,7 @@ async function main(init: WorkerInit): Promise<void> {
     worker.crash(error);
   }
   worker.cancelAll();
+  worker.flush(); // the endings of the cancelled tasks
   // Sockets the tasks left open (no finally closed them) end with the worker.
   scheduler.closeOwned();
   control.detach(index);
@@ -132,6 +141,9 @@ class WorkerLoop {
   readonly #free: number[] = [];
   #crashing = false;
 
+  // Endings not yet posted to the host (see flush).
+  #outbox: DoneItem[] = [];
+
   constructor(
     readonly index: number,
     readonly control: RuntimeControl,
@@ -139,6 +151,45 @@ class WorkerLoop {
     readonly scheduler: Scheduler,
   ) {
     for (let s = control.maxTasksPerWorker - 1; s >= 0; s--) this.#free.push(s);
+    scheduler.beforeWait = () => this.flush();
+  }
+
+  /**
+   * Posts the endings collected since the last flush as one message. If one
+   * result cannot be cloned, the batch is posted item by item so only that
+   * task fails (with a TypeError saying why).
+   */
+  flush(): void {
+    const items = this.#outbox;
+    if (items.length === 0) return;
+    this.#outbox = [];
+    try {
+      scope.postMessage({ t: "done", items });
+      return;
+    } catch {
+      // Some result is not cloneable: find it below.
+    }
+    for (const item of items) {
+      try {
+        scope.postMessage({ t: "done", items: [item] });
+      } catch (error) {
+        this.control.count("completed", -1);
+        this.control.count("failed");
+        const failure = new TypeError(
+          `the result of root task ${item.id} cannot be cloned to the host: ${
+            error instanceof Error ? error.message : String(error)
+          }`,
+        );
+        const errorItem: DoneItem = {
+          id: item.id,
+          ok: false,
+          reply: true,
+          cancelled: false,
+          error: errorShape(failure),
+        };
+        scope.postMessage({ t: "done", items: [errorItem] });
+      }
+    }
   }
 
   async run(): Promise<void> {
@@ -168,6 +219,7 @@ class WorkerLoop {
         }
       }
       scheduler.turn(maySleep ? Infinity : 0);
+      this.flush(); // (also flushed before the turn's kernel wait)
       control.setIdle(index, false);
     }
   }
@@ -206,28 +258,16 @@ class WorkerLoop {
     const ok = ending === Ending.Returned;
     this.control.count(ok ? "completed" : "failed");
     if (ok && !reply) return;
-    if (ok) {
-      try {
-        scope.postMessage({ t: "done", id, ok: true, value: result });
-        return;
-      } catch (error) {
-        result = new TypeError(
-          `the result of root task ${id} cannot be cloned to the host: ${
-            error instanceof Error ? error.message : String(error)
-          }`,
-        );
-        this.control.count("completed", -1);
-        this.control.count("failed");
-      }
+    if (ok) this.#outbox.push({ id, ok: true, value: result });
+    else {
+      this.#outbox.push({
+        id,
+        ok: false,
+        reply,
+        cancelled: ending === Ending.Cancelled,
+        error: errorShape(result),
+      });
     }
-    scope.postMessage({
-      t: "done",
-      id,
-      ok: false,
-      reply,
-      cancelled: ending === Ending.Cancelled,
-      error: errorShape(result),
-    });
   }
 
   /** The loop failed: tell the host which tasks die with it. */
