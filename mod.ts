@@ -32,6 +32,7 @@ export {
   UnexpectedEofError,
 } from "./src/net/mod.ts";
 export { type AnyResult, awaitAll, awaitAny } from "./src/sched/await_all.ts";
+export { Channel, ChannelClosedError } from "./src/sched/channel.ts";
 export { reactorKind } from "./src/sched/current.ts";
 export type { ReactorKind } from "./src/sched/reactor.ts";
 export { run } from "./src/sched/run.ts";
