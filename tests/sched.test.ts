@@ -471,3 +471,37 @@ test("the slab recognises stale ids after a slot is reused", () => {
   assert.equal(slab.get(b), "b");
   assert.equal(slab.size, 1);
 });
+
+test("a task's error is reported when its only joiner was cancelled after being woken", () => {
+  const r = runScenario("lost_join_error");
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /winner 1, task done true/);
+  assert.match(
+    r.stderr,
+    /failed and nobody joined it: Error: failed while its joiner was cancelled/,
+  );
+});
+
+test("errors thrown by finally blocks of children a group cancelled are reported", () => {
+  const r = runScenario("group_cleanup_error");
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /awaitAll threw: first failure/);
+  assert.match(r.stdout, /timeout threw: TimeoutError/);
+  assert.match(r.stderr, /Error: cleanup of awaitAll child failed/);
+  assert.match(r.stderr, /Error: cleanup of timeout child failed/);
+});
+
+test("an absurdly far timer still lets the thread wait for fd events", () => {
+  const r = runScenario("far_timer");
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /received far/);
+});
+
+test("at the task limit, spawn and awaitAll take nothing: the generators can be offered again", () => {
+  const r = runScenario("limit_retry");
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(
+    r.stdout,
+    "awaitAll: TaskLimitError\nspawn: TaskLimitError\nretried spawn: 1\nretried awaitAll: 2,3\n",
+  );
+});

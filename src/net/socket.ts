@@ -105,7 +105,14 @@ export class SocketCore {
 
   /** Wraps `fd` for the calling thread's scheduler (closing it on failure). */
   static forThisThread(fd: number, kind: string): SocketCore {
-    return new SocketCore(fd, threadScheduler(), kind);
+    let scheduler: Scheduler;
+    try {
+      scheduler = threadScheduler(); // the first use creates the reactor: may fail (EMFILE)
+    } catch (error) {
+      libc.close(fd);
+      throw error;
+    }
+    return new SocketCore(fd, scheduler, kind);
   }
 
   /**

@@ -95,12 +95,18 @@ export interface KeepAliveOptions {
 /** Which direction(s) {@linkcode TcpStream.shutdown} closes. */
 export type ShutdownHow = "read" | "write" | "both";
 
+// The length to use of `buf`: `length` if given (checked), else all of it.
 function checkLength(buf: Uint8Array, length: number | undefined, op: string): number {
-  if (length === undefined) return buf.length > MAX_IO_LEN ? MAX_IO_LEN : buf.length;
+  if (length === undefined) return buf.length;
   if (!Number.isInteger(length) || length < 0 || length > buf.length) {
     throw new RangeError(`${op}: length must be an integer in 0..${buf.length}, got ${length}`);
   }
-  return length > MAX_IO_LEN ? MAX_IO_LEN : length;
+  return length;
+}
+
+// One call moves at most MAX_IO_LEN bytes (the FFI lengths are 32-bit).
+function capped(n: number): number {
+  return n > MAX_IO_LEN ? MAX_IO_LEN : n;
 }
 
 /**
@@ -277,7 +283,7 @@ export class TcpStream {
   *write(buf: Uint8Array, length?: number): Operation<number> {
     const core = this.#core;
     const task = core.task("write");
-    const len = checkLength(buf, length, "write");
+    const len = capped(checkLength(buf, length, "write"));
     if (len === 0) return 0;
     const source = core.source;
     for (;;) {
@@ -319,7 +325,7 @@ export class TcpStream {
     while (off < len) {
       if (source.writable) {
         const part = off === 0 ? buf : buf.subarray(off);
-        const want = len - off;
+        const want = capped(len - off); // the rest goes in later calls
         const n = libc.send(core.fd, part, want, MSG_NOSIGNAL);
         if (n >= 0) {
           off += n;

@@ -81,6 +81,7 @@ export class UdpSocket {
   static bind(addr: AddrLike): UdpSocket {
     const target = toSocketAddr(addr);
     const [sa, saLen] = sockAddrBytes(target);
+    threadScheduler(); // created before the fd, so its failure leaks nothing
     const fd = openSocketFd(target, SOCK_DGRAM);
     if (libc.bind(fd, sa, saLen) < 0) {
       const e = libc.errno();

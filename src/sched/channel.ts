@@ -21,12 +21,45 @@ export class ChannelClosedError extends Error {
   }
 }
 
-// A task waiting for a value (or for room). A cancelled wait stays in its
-// queue, marked, and is skipped when its turn comes: O(1) both ways.
+// A task waiting for a value (or for room), linked into its queue so that a
+// cancelled wait unlinks itself in O(1) and leaves nothing behind.
 class Waiting {
   woken = false;
-  cancelled = false;
+  prev: Waiting | null = null;
+  next: Waiting | null = null;
   constructor(readonly task: TaskRecord) {}
+}
+
+// FIFO of waiting tasks: a doubly-linked list through the entries.
+class WaitQueue {
+  head: Waiting | null = null;
+  tail: Waiting | null = null;
+
+  push(entry: Waiting): void {
+    entry.prev = this.tail;
+    if (this.tail !== null) this.tail.next = entry;
+    else this.head = entry;
+    this.tail = entry;
+  }
+
+  unlink(entry: Waiting): void {
+    if (entry.prev !== null) entry.prev.next = entry.next;
+    else if (this.head === entry) this.head = entry.next;
+    else return; // not in the queue (already woken)
+    if (entry.next !== null) entry.next.prev = entry.prev;
+    else this.tail = entry.prev;
+    entry.prev = entry.next = null;
+  }
+
+  /** Wakes the first waiter; false if there is none. */
+  wakeNext(): boolean {
+    const entry = this.head;
+    if (entry === null) return false;
+    this.unlink(entry);
+    entry.woken = true;
+    entry.task.wake();
+    return true;
+  }
 }
 
 /**
@@ -60,8 +93,8 @@ class Waiting {
  */
 export class Channel<T> {
   readonly #values = new ReadyQueue<T>();
-  readonly #receivers = new ReadyQueue<Waiting>();
-  readonly #senders = new ReadyQueue<Waiting>();
+  readonly #receivers = new WaitQueue();
+  readonly #senders = new WaitQueue();
   #closed = false;
 
   /**
@@ -106,7 +139,7 @@ export class Channel<T> {
     if (this.#closed) throw new ChannelClosedError();
     if (this.#values.length >= this.capacity) return false;
     this.#values.push(value);
-    wakeNext(this.#receivers);
+    this.#receivers.wakeNext();
     return true;
   }
 
@@ -133,7 +166,7 @@ export class Channel<T> {
   tryRecv(): IteratorResult<T, undefined> | null {
     if (this.#values.length > 0) {
       const value = this.#values.shift() as T;
-      wakeNext(this.#senders);
+      this.#senders.wakeNext();
       return { done: false, value };
     }
     return this.#closed ? { done: true, value: undefined } : null;
@@ -147,11 +180,11 @@ export class Channel<T> {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    while (wakeNext(this.#receivers));
-    while (wakeNext(this.#senders));
+    while (this.#receivers.wakeNext());
+    while (this.#senders.wakeNext());
   }
 
-  *#wait(queue: ReadyQueue<Waiting>, task: TaskRecord, op: string): Operation<void> {
+  *#wait(queue: WaitQueue, task: TaskRecord, op: string): Operation<void> {
     beginWait(op);
     const entry = new Waiting(task);
     queue.push(entry);
@@ -163,20 +196,9 @@ export class Channel<T> {
       if (!resumed) {
         // Cancelled. Woken already? Then the value (or room) it was woken
         // for is still there: hand the turn to the next in line.
-        if (entry.woken) wakeNext(queue);
-        else entry.cancelled = true;
+        if (entry.woken) queue.wakeNext();
+        else queue.unlink(entry);
       }
     }
   }
-}
-
-/** Wakes the first waiter of `queue` not cancelled; false if there is none. */
-function wakeNext(queue: ReadyQueue<Waiting>): boolean {
-  for (let entry = queue.shift(); entry !== undefined; entry = queue.shift()) {
-    if (entry.cancelled) continue;
-    entry.woken = true;
-    entry.task.wake();
-    return true;
-  }
-  return false;
 }

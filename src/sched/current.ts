@@ -7,7 +7,7 @@
 
 import type { ReactorKind } from "./reactor.ts";
 import { createReactor } from "./reactors.ts";
-import { Scheduler, type TaskRecord } from "./scheduler.ts";
+import { Scheduler, type SchedulerOptions, type TaskRecord } from "./scheduler.ts";
 import { halt, Rule } from "./usage.ts";
 
 // One scheduler per thread: each Worker has its own instance of this module.
@@ -33,9 +33,12 @@ export function reactorKind(): ReactorKind {
  * worker's first act, so the runtime's reactor option wins over the
  * default). Throws if the thread already has a scheduler.
  */
-export function initThreadScheduler(kind: ReactorKind): Scheduler {
+export function initThreadScheduler(
+  kind: ReactorKind,
+  options: SchedulerOptions = {},
+): Scheduler {
   if (scheduler !== null) throw new Error("strom: this thread already has a scheduler");
-  return scheduler = new Scheduler(createReactor(kind));
+  return scheduler = new Scheduler(createReactor(kind), options);
 }
 
 /** This thread's scheduler if one was created, else null. */

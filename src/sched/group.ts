@@ -6,7 +6,13 @@
  */
 
 import { beginWait } from "./current.ts";
-import { type ChildObserver, Ending, type Scheduler, type TaskRecord } from "./scheduler.ts";
+import {
+  checkTask,
+  type ChildObserver,
+  Ending,
+  type Scheduler,
+  type TaskRecord,
+} from "./scheduler.ts";
 import { type Operation, SUSPEND, type Task } from "./types.ts";
 
 /**
@@ -34,7 +40,12 @@ class TaskGroup implements ChildObserver {
 
   childDone(child: TaskRecord): void {
     this.running--;
-    if (this.decided) return;
+    if (this.decided) {
+      // Cancelled after the group was decided, and its finally threw: nobody
+      // will see that error through the group, so it is reported.
+      if (child.ending === Ending.Threw) this.scheduler.onUnjoinedError(child.result, child.id);
+      return;
+    }
     const failed = child.ending !== Ending.Returned;
     if (!failed && !this.settle(child, child.groupIndex)) return;
     this.decided = true;
@@ -65,6 +76,15 @@ export function* runGroup<R>(
 ): Operation<R> {
   const parent = beginWait(op);
   const scheduler = parent.scheduler;
+  // Bad input and overload are found before any child is taken, so nothing
+  // is lost: the caller may offer the same generators again.
+  try {
+    for (const task of tasks) checkTask(task);
+    scheduler.checkRoom(tasks.length);
+  } catch (error) {
+    parent.suspendPending = false;
+    throw error;
+  }
   const group = new TaskGroup(scheduler, parent, settle, tasks.length);
   try {
     for (let i = 0; i < tasks.length; i++) {
@@ -75,7 +95,7 @@ export function* runGroup<R>(
       group.running++;
     }
   } catch (error) {
-    // A child could not be spawned (task limit, bad input): undo the others.
+    // Not expected after the checks above (a halt ends the process first).
     parent.suspendPending = false;
     group.decided = true;
     group.cancelRest();

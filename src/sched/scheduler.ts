@@ -20,6 +20,9 @@ import { TimerHeap } from "./timer_heap.ts";
 import { SUSPEND, type Task } from "./types.ts";
 import { halt, Rule } from "./usage.ts";
 
+// The longest single kernel wait for a timer (about 24 days).
+const MAX_WAIT_MS = 2 ** 31;
+
 // Task states. A number compare is what the hot path can afford.
 const READY = 0; // in the ready queue
 const RUNNING = 1; // on the JS stack (being resumed or cancelled)
@@ -106,6 +109,8 @@ export class TaskRecord implements Waiter {
   nextRoot: TaskRecord | null = null;
   /** Someone observed the ending (a join or a group): no unjoined-error report. */
   observed = false;
+  /** Joiners woken by this task's end that have not resumed yet. */
+  wokenJoiners = 0;
 
   constructor(
     readonly scheduler: Scheduler,
@@ -150,7 +155,13 @@ function describe(value: unknown): string {
 }
 
 function defaultUnjoinedError(error: unknown, taskId: number): void {
-  const text = error instanceof Error ? (error.stack ?? String(error)) : String(error);
+  let text: string;
+  try {
+    text = error instanceof Error ? (error.stack ?? String(error)) : String(error);
+  } catch {
+    // Not convertible (a null-prototype object, a throwing getter): still report.
+    text = Object.prototype.toString.call(error);
+  }
   console.error(`strom: task ${taskId} failed and nobody joined it: ${text}`);
 }
 
@@ -207,8 +218,11 @@ export class Scheduler {
    * at the task limit; halts if `gen` was given to strom before.
    */
   spawn(gen: Task<unknown>, isRoot: boolean): TaskRecord {
+    checkTask(gen);
+    // The limit before the claim: a generator refused for overload was not
+    // taken, so the caller may offer it again later.
+    this.checkRoom(1);
     claimGenerator(gen);
-    if (this.tasks.size >= this.maxTasks) throw new TaskLimitError(this.maxTasks);
     const task = new TaskRecord(this, gen, isRoot);
     task.id = this.tasks.insert(task);
     if (isRoot) {
@@ -218,6 +232,11 @@ export class Scheduler {
     }
     this.ready.push(task);
     return task;
+  }
+
+  /** Throws {@linkcode TaskLimitError} unless `n` more tasks fit the limit. */
+  checkRoom(n: number): void {
+    if (this.tasks.size + n > this.maxTasks) throw new TaskLimitError(this.maxTasks);
   }
 
   /**
@@ -325,7 +344,9 @@ export class Scheduler {
     const joiners = task.joiners;
     task.joiners = null;
     if (joiners !== null) {
-      task.observed = true;
+      // Observed once a joiner resumes with it (see JoinHandle.join): one
+      // cancelled before it runs must not swallow the error.
+      task.wokenJoiners = joiners.length;
       for (const joiner of joiners) this.resume(joiner, ending !== Ending.Returned, result);
     }
     const group = task.group;
@@ -334,8 +355,24 @@ export class Scheduler {
       task.group = null;
       group.childDone(task);
     }
-    if (ending === Ending.Threw && !task.observed && task.isRoot) {
+    if (ending === Ending.Threw && !task.observed && task.isRoot && task.wokenJoiners === 0) {
       this.onUnjoinedError(result, task.id);
+    }
+  }
+
+  /** A joiner woken by `task`'s end resumed with it. */
+  joinerResumed(task: TaskRecord): void {
+    task.wokenJoiners--;
+  }
+
+  /**
+   * A joiner woken by `task`'s end will not see it (it was cancelled first):
+   * if it was the last one and nobody observed the error, report it now.
+   */
+  joinerGone(task: TaskRecord): void {
+    task.wokenJoiners--;
+    if (task.wokenJoiners === 0 && task.ending === Ending.Threw && !task.observed) {
+      this.onUnjoinedError(task.result, task.id);
     }
   }
 
@@ -384,7 +421,9 @@ export class Scheduler {
       // Sleeping now would be forever: nothing can wake this thread.
       halt(Rule.Deadlock, "every task waits and nothing can wake one");
     }
-    const timeoutNs = waitMs === Infinity ? -1 : Math.ceil(waitMs * 1e6);
+    // A far deadline waits in slices (the loop checks the timers again): a
+    // timespec holds only so much, and sleep() takes any finite ms.
+    const timeoutNs = waitMs === Infinity ? -1 : Math.ceil(Math.min(waitMs, MAX_WAIT_MS) * 1e6);
     if (this.beforeWait !== null) this.beforeWait();
     if (this.reactor.wait(timeoutNs) && this.onExternalWake !== null) this.onExternalWake();
     this.fireTimers();
@@ -423,7 +462,8 @@ export class Scheduler {
 // ephemerons (measured: ~2x slower 1M-sleep runs on Deno).
 const CLAIMED = Symbol("strom.claimed");
 
-function claimGenerator(gen: Task<unknown>): void {
+/** Throws a `TypeError` unless `gen` looks like a generator (bad input). */
+export function checkTask(gen: Task<unknown>): void {
   if (
     gen === null || typeof gen !== "object" || typeof gen.next !== "function"
     || typeof gen.return !== "function" || typeof gen.throw !== "function"
@@ -432,6 +472,9 @@ function claimGenerator(gen: Task<unknown>): void {
       `expected a task (the generator a function* returns), got ${describe(gen)}`,
     );
   }
+}
+
+function claimGenerator(gen: Task<unknown>): void {
   const marked = gen as unknown as { [CLAIMED]?: true };
   if (marked[CLAIMED] === true) {
     halt(Rule.ReusedGenerator, "a generator strom already ran was given to it again");

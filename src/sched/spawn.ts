@@ -57,13 +57,27 @@ export class JoinHandle<T> {
     if (!target.done) {
       beginWait("join");
       (target.joiners ??= []).push(me);
+      let resumed = false;
       try {
-        return (yield SUSPEND) as T;
+        const value = (yield SUSPEND) as T;
+        resumed = true;
+        return value;
+      } catch (error) {
+        resumed = true; // woken with the task's error: it reaches this joiner
+        throw error;
       } finally {
-        const joiners = target.joiners as TaskRecord[] | null;
-        if (joiners !== null) {
-          const i = joiners.indexOf(me);
-          if (i >= 0) joiners.splice(i, 1);
+        if (resumed) {
+          target.observed = true;
+          target.scheduler.joinerResumed(target);
+        } else {
+          const joiners = target.joiners as TaskRecord[] | null;
+          if (joiners !== null) {
+            const i = joiners.indexOf(me);
+            if (i >= 0) joiners.splice(i, 1);
+          } else if (target.done) {
+            // Woken by the end, cancelled before it ran.
+            target.scheduler.joinerGone(target);
+          }
         }
       }
     }
