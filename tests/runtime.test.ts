@@ -6,6 +6,7 @@ import { connect } from "node:net";
 import { test } from "node:test";
 import { EFD_CLOEXEC, EFD_NONBLOCK, libc } from "../src/ffi/mod.ts";
 import { Runtime, type RuntimeOptions, WorkerCrashedError } from "../src/sched/runtime.ts";
+import { RuntimeControl } from "../src/sched/runtime_shared.ts";
 import { rootTask } from "../src/sched/runtime_task.ts";
 import { TaskCancelledError } from "../src/sched/scheduler.ts";
 import { RuntimeShutdownError } from "../src/sched/worker_context.ts";
@@ -19,6 +20,9 @@ import {
   mark,
   producer,
   square,
+  textLength,
+  throwOddError,
+  throwUnprintable,
   uncloneableResult,
   whereAmI,
 } from "./fixtures/runtime_tasks.ts";
@@ -165,6 +169,90 @@ test("results and errors come back through the host promises", async () => {
     assert.equal(stats.completed, 2);
     assert.equal(stats.failed, 2);
   });
+});
+
+test("odd thrown values come back as errors; the worker and the counters survive them", async () => {
+  await withRuntime({ workers: 1 }, async (rt) => {
+    const unprintable = await outcome(rt.spawn(rootTask(TASKS, throwUnprintable)));
+    assert.ok(unprintable instanceof Error, String(unprintable));
+    assert.match((unprintable as Error).message, /a non-Error value was thrown: \[object Object\]/);
+    // Names that are Object.prototype keys must not find Object's members.
+    for (const name of ["constructor", "toString", "__proto__", "hasOwnProperty"]) {
+      const e = await outcome(rt.spawn(rootTask(TASKS, throwOddError, name, false)));
+      assert.ok(e instanceof Error, `${name}: ${e}`);
+      assert.equal((e as Error).name, name);
+      assert.equal((e as Error).message, "odd");
+    }
+    const broken = await outcome(rt.spawn(rootTask(TASKS, throwOddError, "Broken", true)));
+    assert.equal((broken as Error).name, "Broken");
+    assert.equal(await rt.spawn(rootTask(TASKS, square, 3)), 9, "the worker still runs");
+    const stats = rt.stats();
+    assert.equal(stats.liveWorkers, 1);
+    assert.equal(stats.failed, 6);
+    assert.equal(stats.completed, 1);
+  });
+});
+
+test("a task too large for the queue is a RangeError at once, even behind waiting spawns", async () => {
+  const gates = new Gates(2);
+  const board = newBoard();
+  try {
+    await withRuntime(
+      { workers: 1, maxTasksPerWorker: 1, queueCapacity: 1, queueBytes: 1024 },
+      async (rt) => {
+        const running = rt.spawn(rootTask(TASKS, gated, board, 0, gates.fds[0]));
+        await until(board, Board.STARTED, 1);
+        const queued = rt.spawn(rootTask(TASKS, gated, board, 1, gates.fds[1]));
+        const waiting = rt.spawn(rootTask(TASKS, square, 4)); // waits for room
+        await assert.rejects(rt.spawn(rootTask(TASKS, textLength, "x".repeat(2000))), RangeError);
+        assert.throws(() => rt.trySpawn(rootTask(TASKS, textLength, "x".repeat(2000))), RangeError);
+        gates.open(0);
+        gates.open(1);
+        await Promise.all([running, queued]);
+        assert.equal(await waiting, 16, "the spawn waiting for room went on");
+        assert.equal(await rt.spawn(rootTask(TASKS, textLength, "x".repeat(100))), 100);
+      },
+    );
+  } finally {
+    gates.close();
+  }
+});
+
+test("at shutdown, spawns still waiting for room are rejected and counted as rejected", async () => {
+  const gates = new Gates(2);
+  const board = newBoard();
+  try {
+    await withRuntime({ workers: 1, maxTasksPerWorker: 1, queueCapacity: 1 }, async (rt) => {
+      const running = outcome(rt.spawn(rootTask(TASKS, gated, board, 0, gates.fds[0])));
+      await until(board, Board.STARTED, 1);
+      const queued = outcome(rt.spawn(rootTask(TASKS, gated, board, 1, gates.fds[1])));
+      const waiting = outcome(rt.spawn(rootTask(TASKS, square, 4)));
+      // spawn first imports the module (async): wait until it waits for room.
+      for (let i = 0; i < 1000 && rt.stats().waitingForRoom === 0; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 1));
+      }
+      assert.equal(rt.stats().waitingForRoom, 1);
+      const before = rt.stats().rejected;
+      await rt.shutdown({ graceMs: 0 });
+      assert.ok((await running) instanceof TaskCancelledError);
+      assert.ok((await queued) instanceof RuntimeShutdownError);
+      assert.ok((await waiting) instanceof RuntimeShutdownError);
+      const stats = rt.stats();
+      assert.equal(stats.rejected, before + 1, "the waiting spawn");
+      assert.equal(stats.failed, 2, "the running and the queued task");
+      assert.equal(stats.accepted, stats.completed + stats.failed);
+    });
+  } finally {
+    gates.close();
+  }
+});
+
+test("task ids stay valid Int32 values across the 2^31 wrap", () => {
+  const control = RuntimeControl.create(1, 1);
+  control.words[1] = 0x7ffffffe; // NEXT_ID, as after 2^31 - 2 ids
+  const ids = [control.nextId(), control.nextId(), control.nextId(), control.nextId()];
+  assert.deepEqual(ids, [0x7fffffff, 1, 2, 3]);
+  for (const id of ids) assert.equal(id | 0, id, "fits an Int32 slot");
 });
 
 test("arguments that cannot be cloned are a TypeError at submit and nothing is queued", async () => {

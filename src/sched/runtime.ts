@@ -352,14 +352,31 @@ export class Runtime {
       if (pending !== undefined) pending.reject(error);
       else this.#onTaskError(error, r.id);
     }
-    for (const w of this.#waiting.splice(0)) w.reject(error);
+    for (const w of this.#waiting.splice(0)) {
+      this.#control.count("rejected"); // never queued, so never accepted
+      w.reject(error);
+    }
     this.#control.roomOpened(); // release a pump waiting for room
   }
 
   #encode(task: RootTask<unknown>): Uint8Array {
     const args = [...task.args];
     const shares = extractShared(args, (buffer) => this.#share(buffer));
-    return encodePayload({ module: task.module, name: task.name, args, reply: true, shares });
+    const bytes = encodePayload({
+      module: task.module,
+      name: task.name,
+      args,
+      reply: true,
+      shares,
+    });
+    // Checked here, before any bookkeeping: such a task could never be queued
+    // (bad input, nothing queued), not even after waiting for room.
+    if (bytes.length > this.#queue.maxPayload) {
+      throw new RangeError(
+        `root task ${task.name}: its encoded arguments take ${bytes.length} bytes; this runtime's queue carries at most ${this.#queue.maxPayload} (the queueBytes option)`,
+      );
+    }
+    return bytes;
   }
 
   // Gives `buffer` an id and posts it to every worker, once per buffer.

@@ -154,16 +154,44 @@ export interface ErrorShape {
   stack: string | undefined;
 }
 
-/** Describes `error` (any thrown value) for another thread. */
+/**
+ * Describes `error` (any thrown value) for another thread. Total: it never
+ * throws, whatever was thrown (a null-prototype object, an error whose
+ * getters throw or whose fields are not strings), since it runs where a
+ * failure would take the worker down with it.
+ */
 export function errorShape(error: unknown): ErrorShape {
   if (error instanceof Error) {
-    return { name: error.name, message: error.message, stack: error.stack };
+    return {
+      name: field(error, "name") ?? "Error",
+      message: field(error, "message") ?? "",
+      stack: field(error, "stack"),
+    };
   }
   return {
     name: "Error",
-    message: `a non-Error value was thrown: ${String(error)}`,
+    message: `a non-Error value was thrown: ${describe(error)}`,
     stack: undefined,
   };
+}
+
+// A string field of `error`, or undefined if it is missing, not a string or
+// its getter throws.
+function field(error: Error, key: "name" | "message" | "stack"): string | undefined {
+  try {
+    const value: unknown = error[key];
+    return typeof value === "string" ? value : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function describe(value: unknown): string {
+  try {
+    return String(value);
+  } catch {
+    return Object.prototype.toString.call(value);
+  }
 }
 
 const BUILTIN: Record<string, ErrorConstructor> = {
@@ -178,7 +206,8 @@ const BUILTIN: Record<string, ErrorConstructor> = {
 
 /** Re-creates an error from {@linkcode errorShape}: same name, message and stack. */
 export function reviveError(shape: ErrorShape): Error {
-  const Ctor = BUILTIN[shape.name] ?? Error;
+  // Own keys only: a name like "constructor" must not find Object's.
+  const Ctor = Object.hasOwn(BUILTIN, shape.name) ? BUILTIN[shape.name] : Error;
   const error = new Ctor(shape.message);
   if (error.name !== shape.name) {
     Object.defineProperty(error, "name", { value: shape.name, configurable: true, writable: true });

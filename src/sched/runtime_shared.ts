@@ -108,9 +108,12 @@ export class RuntimeControl {
     Atomics.store(this.words, STATE, p);
   }
 
-  /** A fresh task id (unique in this runtime, positive, wraps after 2^31). */
+  /**
+   * A fresh task id in [1, 2^31 - 1] (it must fit an Int32 slot of the
+   * shared tables), unique among live tasks, wrapping after 2^31 - 1 ids.
+   */
   nextId(): number {
-    return (Atomics.add(this.words, NEXT_ID, 1) & 0x7fffffff) + 1;
+    return ((Atomics.add(this.words, NEXT_ID, 1) >>> 0) % 0x7fffffff) + 1;
   }
 
   count(counter: Counter, by = 1): void {

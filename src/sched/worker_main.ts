@@ -127,13 +127,17 @@ async function main(init: WorkerInit): Promise<void> {
   } catch (error) {
     worker.crash(error);
   }
-  worker.cancelAll();
-  worker.flush(); // the endings of the cancelled tasks
-  // Sockets the tasks left open (no finally closed them) end with the worker.
-  scheduler.closeOwned();
-  control.detach(index);
-  scheduler.reactor.close();
-  scope.postMessage({ t: "exited" });
+  try {
+    worker.cancelAll();
+    worker.flush(); // the endings of the cancelled tasks
+  } finally {
+    // Even if a cancelled task's finally threw: sockets the tasks left open
+    // end with the worker, and the host hears that it exited.
+    scheduler.closeOwned();
+    control.detach(index);
+    scheduler.reactor.close();
+    scope.postMessage({ t: "exited" });
+  }
 }
 
 class WorkerLoop {
@@ -173,8 +177,11 @@ class WorkerLoop {
       try {
         scope.postMessage({ t: "done", items: [item] });
       } catch (error) {
-        this.control.count("completed", -1);
-        this.control.count("failed");
+        // (A failure's shape is plain strings: only a result can be uncloneable.)
+        if (item.ok) {
+          this.control.count("completed", -1);
+          this.control.count("failed");
+        }
         const failure = new TypeError(
           `the result of root task ${item.id} cannot be cloned to the host: ${
             error instanceof Error ? error.message : String(error)
