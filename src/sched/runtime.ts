@@ -292,9 +292,20 @@ export class Runtime {
       case "share":
         this.#relay(msg);
         return;
-      case "done":
-        for (const item of msg.items) this.#ended(item);
+      case "done": {
+        // Every ending is delivered even if a user callback (onTaskError)
+        // throws for one; the first such error is rethrown afterwards.
+        let failure: { error: unknown } | null = null;
+        for (const item of msg.items) {
+          try {
+            this.#ended(item);
+          } catch (error) {
+            failure ??= { error };
+          }
+        }
+        if (failure !== null) throw failure.error;
         return;
+      }
       case "crashed": {
         const cause = reviveError(msg.error);
         this.#fail(index, cause, msg.ids);
