@@ -240,6 +240,8 @@ export class TcpStream {
         if (e !== EAGAIN) throw sysError("recv", e);
         source.readable = false;
       }
+      // Inlined rather than `yield* core.waitReady(...)`: a server's read
+      // waits once per request, and the shared wait costs a generator.
       beginWait("read");
       source.reactor.waitReadable(source, task);
       try {
@@ -298,14 +300,8 @@ export class TcpStream {
         if (e !== EAGAIN) throw sysError("send", e);
         source.writable = false;
       }
-      beginWait("write");
-      source.reactor.waitWritable(source, task);
-      try {
-        yield SUSPEND;
-      } finally {
-        source.reactor.unwait(source, task);
-      }
-      if (core.closed) throw new SocketClosedError("write");
+      // Waiting for room is the slow path: the shared wait (one generator) is fine here.
+      yield* core.waitReady(task, "write", true);
     }
   }
 
@@ -337,14 +333,8 @@ export class TcpStream {
         if (e !== EAGAIN) throw sysError("send", e);
         source.writable = false;
       }
-      beginWait("writeAll");
-      source.reactor.waitWritable(source, task);
-      try {
-        yield SUSPEND;
-      } finally {
-        source.reactor.unwait(source, task);
-      }
-      if (core.closed) throw new SocketClosedError("writeAll");
+      // Waiting for room is the slow path: the shared wait (one generator) is fine here.
+      yield* core.waitReady(task, "writeAll", true);
     }
   }
 
