@@ -4,7 +4,6 @@
  * Every test checks that it closed every fd it opened (/proc/self/fd).
  */
 import assert from "node:assert/strict";
-import { readdirSync } from "node:fs";
 import { test } from "node:test";
 import {
   AF_INET,
@@ -62,13 +61,10 @@ import {
   SysError,
   TCP_NODELAY,
 } from "../src/ffi/mod.ts";
+import { openFds } from "./helpers/fds.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
-
-function openFds(): number {
-  return readdirSync("/proc/self/fd").length;
-}
 
 /** Runs `fn` and asserts the process has as many open fds afterwards. */
 function fdTest(name: string, fn: () => void | Promise<void>): void {

@@ -14,17 +14,6 @@ export function openFds(): number {
   return readdirSync("/proc/self/fd").length;
 }
 
-/**
- * Runs `body` and asserts the process has as many open fds afterwards as it
- * had before (after the body, whether it threw or not).
- */
-export async function withFdCheck<T>(body: () => T | Promise<T>): Promise<T> {
-  const before = openFds();
-  const result = await body();
-  assert.equal(openFds(), before, "open fds after the test");
-  return result;
-}
-
 /** The open fds of the process: fd number → what it points at (`socket:[inode]`, ...). */
 export function fdTable(): Map<string, string> {
   const table = new Map<string, string>();
