@@ -4,25 +4,14 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { awaitAny, sleep, type Task, TcpListener, TcpStream, timeout } from "../mod.ts";
-import { Child, pattern, runChecked } from "./fixtures/net_util.ts";
+import { Child, echoAll, pattern, runChecked } from "./fixtures/net_util.ts";
 
 /** Accepts one connection and echoes it until EOF; returns the bytes echoed. */
 function* serveOne(listener: TcpListener): Task<number> {
   const r = yield* awaitAny(listener.accept(), sleep(20_000));
   assert.equal(r.index, 0, "the child connected");
-  const conn = r.value as TcpStream;
-  const buf = new Uint8Array(7000); // an odd size: many partial reads of 3 MB
-  let total = 0;
-  try {
-    for (;;) {
-      const n = yield* conn.read(buf);
-      if (n === 0) return total;
-      total += n;
-      yield* conn.writeAll(buf, n);
-    }
-  } finally {
-    conn.close();
-  }
+  // An odd buffer size: many partial reads of 3 MB.
+  return yield* echoAll(r.value as TcpStream, 7000);
 }
 
 for (const host of ["127.0.0.1", "::1"]) {

@@ -7,6 +7,7 @@ import {
   awaitAll,
   awaitAny,
   ConnectTimeoutError,
+  formatSocketAddr,
   type Operation,
   sleep,
   SocketClosedError,
@@ -21,28 +22,17 @@ import {
   UnexpectedEofError,
   yieldNow,
 } from "../mod.ts";
-import { pattern, runChecked, setLingerZero } from "./fixtures/net_util.ts";
+import { echoAll, pattern, runChecked, setLingerZero } from "./fixtures/net_util.ts";
 
 /** A listener on a free loopback port, and its "host:port" text. */
 function listen(host = "127.0.0.1", backlog?: number): [TcpListener, string] {
   const l = TcpListener.bind({ hostname: host, port: 0 }, { backlog });
   const a = l.localAddr;
-  return [l, a.family === "ipv6" ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`];
+  return [l, formatSocketAddr(a)];
 }
 
-function* echoOnce(conn: TcpStream): Operation<number> {
-  const buf = new Uint8Array(64 * 1024);
-  let total = 0;
-  try {
-    for (;;) {
-      const n = yield* conn.read(buf);
-      if (n === 0) return total;
-      total += n;
-      yield* conn.writeAll(buf, n);
-    }
-  } finally {
-    conn.close();
-  }
+function echoOnce(conn: TcpStream): Operation<number> {
+  return echoAll(conn, 64 * 1024);
 }
 
 function* readToEnd(conn: TcpStream, into: Uint8Array): Operation<number> {

@@ -15,6 +15,7 @@ import {
   EAGAIN,
   EINPROGRESS,
   EINTR,
+  formatSocketAddr,
   IPPROTO_TCP,
   libc,
   MAX_IO_LEN,
@@ -68,11 +69,7 @@ export class ConnectTimeoutError extends Error {
     /** The time-out that passed, in ms. */
     readonly ms: number,
   ) {
-    super(
-      `connect to ${
-        addr.family === "ipv6" ? `[${addr.address}]` : addr.address
-      }:${addr.port} timed out after ${ms} ms`,
-    );
+    super(`connect to ${formatSocketAddr(addr)} timed out after ${ms} ms`);
   }
 }
 

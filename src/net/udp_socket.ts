@@ -12,6 +12,7 @@ import {
   decodeSockAddr,
   EAGAIN,
   EINTR,
+  formatSocketAddr,
   libc,
   MAX_IO_LEN,
   MSG_NOSIGNAL,
@@ -44,10 +45,6 @@ export interface Received {
   n: number;
   /** Whether the datagram was longer than the buffer (its rest is lost). */
   truncated: boolean;
-}
-
-function ipText(addr: SocketAddr): string {
-  return addr.family === "ipv6" ? `[${addr.address}]:${addr.port}` : `${addr.address}:${addr.port}`;
 }
 
 /**
@@ -95,7 +92,9 @@ export class UdpSocket {
     const target = toSocketAddr(addr);
     if (target.family !== this.#family) {
       throw new TypeError(
-        `cannot reach ${ipText(target)} (${target.family}) from a socket bound to ${this.#family}`,
+        `cannot reach ${
+          formatSocketAddr(target)
+        } (${target.family}) from a socket bound to ${this.#family}`,
       );
     }
     return sockAddrBytes(target);
