@@ -391,15 +391,6 @@ export class Scheduler {
   }
 
   /**
-   * Whether the thread can make progress: something is ready, a timer or an
-   * fd wait is pending, or an external hold (another thread may wake us).
-   */
-  get hasWork(): boolean {
-    return this.ready.length > 0 || this.timers.size > 0 || this.reactor.waiting > 0
-      || this.externalHolds > 0;
-  }
-
-  /**
    * One turn of the loop: run the ready tasks, fire due timers, then ask the
    * reactor for I/O — without sleeping if tasks are ready, else sleeping until
    * the next deadline (or `maxWaitMs`, if smaller). Returns before waiting
