@@ -11,6 +11,7 @@
 
 export { SysError } from "./src/ffi/errors.ts";
 export { hardwareConcurrency, host, hostArgs as args } from "./src/ffi/mod.ts";
+export type { ReactorKind } from "./src/io/reactor.ts";
 export {
   ACCEPT_BACKOFF_MS,
   type AddrLike,
@@ -31,25 +32,14 @@ export {
   UdpSocket,
   UnexpectedEofError,
 } from "./src/net/mod.ts";
-export { type AnyResult, awaitAll, awaitAny } from "./src/sched/await_all.ts";
-export { Channel, ChannelClosedError } from "./src/sched/channel.ts";
-export { reactorKind } from "./src/sched/current.ts";
-export type { ReactorKind } from "./src/sched/reactor.ts";
-export { run } from "./src/sched/run.ts";
+export { type RootTask, rootTask } from "./src/runtime/root_task.ts";
 export {
   Runtime,
   type RuntimeOptions,
   type RuntimeStats,
   type SpawnResult,
   WorkerCrashedError,
-} from "./src/sched/runtime.ts";
-export { type RootTask, rootTask } from "./src/sched/runtime_task.ts";
-export { TaskCancelledError, TaskLimitError } from "./src/sched/scheduler.ts";
-export { now, sleep, sleepUntil, yieldNow } from "./src/sched/sleep.ts";
-export { JoinHandle, spawn } from "./src/sched/spawn.ts";
-export { timeout, TimeoutError } from "./src/sched/timeout.ts";
-export type { Operation, Suspend, Task, TaskResults } from "./src/sched/types.ts";
-export { HALT_EXIT_CODE, Rule, type RuleName } from "./src/sched/usage.ts";
+} from "./src/runtime/runtime.ts";
 export {
   RuntimeShutdownError,
   shutdownRuntime,
@@ -57,4 +47,14 @@ export {
   type SubmitStatus,
   trySubmit,
   workerIndex,
-} from "./src/sched/worker_context.ts";
+} from "./src/runtime/worker_context.ts";
+export { type AnyResult, awaitAll, awaitAny } from "./src/sched/await_all.ts";
+export { reactorKind } from "./src/sched/current.ts";
+export { run } from "./src/sched/run.ts";
+export { TaskCancelledError, TaskLimitError } from "./src/sched/scheduler.ts";
+export { JoinHandle, spawn } from "./src/sched/spawn.ts";
+export type { Operation, Suspend, Task, TaskResults } from "./src/sched/types.ts";
+export { HALT_EXIT_CODE, Rule, type RuleName } from "./src/sched/usage.ts";
+export { Channel, ChannelClosedError } from "./src/sync/channel.ts";
+export { now, sleep, sleepUntil, yieldNow } from "./src/time/sleep.ts";
+export { timeout, TimeoutError } from "./src/time/timeout.ts";

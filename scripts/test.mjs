@@ -23,6 +23,7 @@ function run(cmd, args, opts = {}) {
     encoding: "utf8",
     maxBuffer: 256 * 1024 * 1024,
     timeout: 20 * 60 * 1000,
+    killSignal: "SIGKILL",
     ...opts,
   });
   return { code: r.status ?? 1, out: (r.stdout ?? "") + (r.stderr ?? ""), error: r.error };
@@ -66,7 +67,16 @@ const checked = ["mod.ts", ...["src", "tests", "examples", "bench"].flatMap(tsFi
 step("deno check", bin("deno"), ["check", "--quiet", ...checked]);
 step("dprint check", bin("dprint"), ["check"]);
 
-// 3. The suite on each host and backend.
+// 3. The suite on each host and backend, one runner process per test file:
+// a file that fails to load, registers no test, or dies without its summary
+// is a failure of its own, and cannot stop another file's tests from
+// registering (as a timed-out test once did to the whole run on Bun).
+//
+// Timeouts are explicit (Bun ignores bunfig.toml's for node:test tests):
+// Bun's per-test limit is set on its command line; Deno has no per-test
+// limit, so each file's process is killed after FILE_LIMIT_MS on both.
+const TEST_LIMIT_MS = 120_000;
+const FILE_LIMIT_MS = 10 * 60 * 1000;
 const testFiles = filter.length ? filter : tsFiles("tests").filter((f) => f.endsWith(".test.ts"));
 const results = [];
 for (const host of hosts) {
@@ -74,18 +84,33 @@ for (const host of hosts) {
     const title = `${host} (${backend})`;
     process.stdout.write(`== tests on ${title}\n`);
     const env = { ...process.env, STROM_REACTOR: backend, NO_COLOR: "1" };
-    const args = host === "deno"
-      ? ["test", "-A", "--no-check", ...testFiles]
-      : ["test", ...testFiles.map((f) => "./" + f)];
-    const r = run(bin(host), args, { env });
-    process.stdout.write(r.out);
-    const counts = parseCounts(host, r.out);
-    // A runner that died without its summary counts as one failure.
-    if (!counts) results.push({ title, passed: 0, failed: 1, code: r.code });
-    else {
-      const failed = counts.failed === 0 && r.code !== 0 ? 1 : counts.failed;
-      results.push({ title, passed: counts.passed, failed, code: r.code });
+    const run1 = { title, passed: 0, failed: 0, broken: [] };
+    for (const file of testFiles) {
+      const args = host === "deno"
+        ? ["test", "-A", "--no-check", file]
+        : ["test", "--timeout", String(TEST_LIMIT_MS), "./" + file];
+      const started = Date.now();
+      const r = run(bin(host), args, { env, timeout: FILE_LIMIT_MS });
+      process.stdout.write(r.out);
+      const counts = parseCounts(host, r.out);
+      let problem = null;
+      if (r.error?.code === "ETIMEDOUT") problem = `killed after ${FILE_LIMIT_MS} ms`;
+      else if (!counts) problem = `no summary (exit ${r.code})`;
+      else if (counts.passed + counts.failed === 0) problem = "registered no test";
+      else if (/Cannot call test\(\) after|Unhandled error between tests/.test(r.out)) {
+        problem = "a test failed to register or an error escaped between tests";
+      } else if (counts.failed === 0 && r.code !== 0) problem = `exit ${r.code}`;
+      run1.passed += counts?.passed ?? 0;
+      run1.failed += counts?.failed ?? 0;
+      if (problem) {
+        run1.failed += 1;
+        run1.broken.push(`${file}: ${problem}`);
+      }
+      process.stdout.write(
+        `-- ${file} on ${title}: ${((Date.now() - started) / 1000).toFixed(1)} s\n`,
+      );
     }
+    results.push(run1);
   }
 }
 
@@ -103,7 +128,8 @@ console.log("== summary");
 let passed = 0;
 let failed = 0;
 for (const r of results) {
-  console.log(`${r.title}: ${r.passed} passed, ${r.failed} failed (exit ${r.code})`);
+  console.log(`${r.title}: ${r.passed} passed, ${r.failed} failed`);
+  for (const b of r.broken) console.log(`  counted as a failure: ${b}`);
   passed += r.passed;
   failed += r.failed;
 }

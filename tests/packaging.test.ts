@@ -35,6 +35,13 @@ function childEnv(extra: Record<string, string> = {}): Record<string, string> {
   return { ...env, NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1", ...extra };
 }
 
+/**
+ * How long a child command may take by default: generous, since `deno
+ * publish --dry-run` type-checks the whole package and took over 20 s on a
+ * busy 2-core machine.
+ */
+const EXEC_LIMIT_MS = 120_000;
+
 /** Runs a command to its end (killed after `limitMs`), without blocking the thread. */
 function exec(
   cmd: string,
@@ -52,9 +59,9 @@ function exec(
     child.stdout!.setEncoding("utf8").on("data", (s: string) => stdout += s);
     child.stderr!.setEncoding("utf8").on("data", (s: string) => stderr += s);
     const timer = setTimeout(() => {
-      stderr += `\n[killed after ${opts.limitMs ?? 20_000} ms]`;
+      stderr += `\n[killed after ${opts.limitMs ?? EXEC_LIMIT_MS} ms]`;
       child.kill("SIGKILL");
-    }, opts.limitMs ?? 20_000);
+    }, opts.limitMs ?? EXEC_LIMIT_MS);
     child.on("error", (e) => {
       clearTimeout(timer);
       reject(e);

@@ -5,11 +5,11 @@ import assert from "node:assert/strict";
 import { connect } from "node:net";
 import { test } from "node:test";
 import { EFD_CLOEXEC, EFD_NONBLOCK, libc } from "../src/ffi/mod.ts";
-import { Runtime, type RuntimeOptions, WorkerCrashedError } from "../src/sched/runtime.ts";
-import { RuntimeControl } from "../src/sched/runtime_shared.ts";
-import { rootTask } from "../src/sched/runtime_task.ts";
+import { rootTask } from "../src/runtime/root_task.ts";
+import { Runtime, type RuntimeOptions, WorkerCrashedError } from "../src/runtime/runtime.ts";
+import { RuntimeControl } from "../src/runtime/shared.ts";
+import { RuntimeShutdownError } from "../src/runtime/worker_context.ts";
 import { TaskCancelledError } from "../src/sched/scheduler.ts";
-import { RuntimeShutdownError } from "../src/sched/worker_context.ts";
 import { acceptor, reusePortServer, ServerBoard } from "./fixtures/runtime_servers.ts";
 import {
   Board,

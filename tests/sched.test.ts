@@ -352,8 +352,10 @@ test("bad input is a clear error: negative sleep, non-generator task", () => {
   assert.throws(() => run(42 as any), /expected a task/);
 });
 
-test("a million concurrent sleeps on one thread all wake", () => {
-  const n = 1_000_000;
+// A million sleepers is the benchmark's case (bench/sched, "1M sleeps"); the
+// suite keeps a size that proves the same thing in well under a second.
+test("fifty thousand concurrent sleeps on one thread all wake", () => {
+  const n = 50_000;
   let woke = 0;
   runChecked(function*() {
     const base = now();

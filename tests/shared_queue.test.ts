@@ -2,7 +2,7 @@
 // through wrap-around, both bounds (records and bytes) exactly at their edge.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { SharedQueue } from "../src/sched/shared_queue.ts";
+import { SharedQueue } from "../src/runtime/shared_queue.ts";
 
 function bytes(n: number, fill: number): Uint8Array {
   return new Uint8Array(n).fill(fill & 0xff);

@@ -16,8 +16,8 @@ import {
   type SocketAddr,
   sysError,
 } from "../ffi/mod.ts";
+import type { IoSource } from "../io/reactor.ts";
 import { beginWait, currentTask, existingScheduler, threadScheduler } from "../sched/current.ts";
-import type { IoSource } from "../sched/reactor.ts";
 import type { Scheduler, TaskRecord } from "../sched/scheduler.ts";
 import { type Operation, SUSPEND } from "../sched/types.ts";
 import { halt, Rule } from "../sched/usage.ts";
@@ -68,6 +68,25 @@ export function getIntOption(fd: number, level: number, name: number): number {
   const len = new Uint32Array([4]);
   if (libc.getsockopt(fd, level, name, buf, len) < 0) throw sysError("getsockopt", libc.errno());
   return new DataView(buf.buffer).getInt32(0, true);
+}
+
+/**
+ * Registers `task` as the reader (or writer, if `write`) of `source`. Halts
+ * (`socket-waited-on-twice`) when another task already waits in that
+ * direction: one of the two would never be woken.
+ */
+export function waitOn(source: IoSource, task: TaskRecord, write: boolean): void {
+  const ok = write
+    ? source.reactor.waitWritable(source, task)
+    : source.reactor.waitReadable(source, task);
+  if (!ok) {
+    halt(
+      Rule.SharedSocketWait,
+      `two tasks wait to ${
+        write ? "write" : "read"
+      } fd ${source.fd} at once (one task per direction at a time)`,
+    );
+  }
 }
 
 /**
@@ -154,8 +173,7 @@ export class SocketCore {
   *waitReady(task: TaskRecord, op: string, write: boolean): Operation<void> {
     const source = this.source;
     beginWait(op);
-    if (write) source.reactor.waitWritable(source, task);
-    else source.reactor.waitReadable(source, task);
+    waitOn(source, task, write);
     try {
       yield SUSPEND;
     } finally {

@@ -45,6 +45,7 @@ import {
   sockAddrBytes,
   SocketClosedError,
   SocketCore,
+  waitOn,
 } from "./socket.ts";
 
 /** Thrown by {@linkcode TcpStream.readExact} when the peer ends the stream early. */
@@ -185,7 +186,7 @@ export class TcpStream {
           while (!source.writable) {
             if (scheduler.now() >= deadline) throw new ConnectTimeoutError(target, ms!);
             beginWait("connect");
-            source.reactor.waitWritable(source, task);
+            waitOn(source, task, true);
             try {
               yield SUSPEND;
             } finally {
@@ -240,7 +241,7 @@ export class TcpStream {
       // Inlined rather than `yield* core.waitReady(...)`: a server's read
       // waits once per request, and the shared wait costs a generator.
       beginWait("read");
-      source.reactor.waitReadable(source, task);
+      waitOn(source, task, false);
       try {
         yield SUSPEND;
       } finally {

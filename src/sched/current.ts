@@ -5,8 +5,8 @@
  * @module
  */
 
-import type { ReactorKind } from "./reactor.ts";
-import { createReactor } from "./reactors.ts";
+import type { ReactorKind } from "../io/reactor.ts";
+import { createReactor } from "../io/reactors.ts";
 import { Scheduler, type SchedulerOptions, type TaskRecord } from "./scheduler.ts";
 import { halt, Rule } from "./usage.ts";
 

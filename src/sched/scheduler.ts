@@ -13,7 +13,7 @@
  */
 
 import { libc, monotonicNowMs, PR_SET_TIMERSLACK } from "../ffi/mod.ts";
-import type { Reactor, Waiter } from "./reactor.ts";
+import type { Reactor, Waiter } from "../io/reactor.ts";
 import { ReadyQueue } from "./ready_queue.ts";
 import { Slab, SLAB_CAPACITY } from "./slab.ts";
 import { TimerHeap } from "./timer_heap.ts";

@@ -2,7 +2,7 @@
 // thread, so a handle can only cross threads by being smuggled; this builds
 // the second scheduler in-process to stand for the other thread.
 import { run } from "../../mod.ts";
-import { createReactor } from "../../src/sched/reactors.ts";
+import { createReactor } from "../../src/io/reactors.ts";
 import { Scheduler } from "../../src/sched/scheduler.ts";
 import { JoinHandle } from "../../src/sched/spawn.ts";
 

@@ -2,8 +2,8 @@
 // thread) is used from a task of this thread's scheduler: halts with
 // socket-from-other-thread.
 import { run } from "../../mod.ts";
+import { createReactor } from "../../src/io/reactors.ts";
 import { bindOn } from "../../src/net/tcp_listener.ts";
-import { createReactor } from "../../src/sched/reactors.ts";
 import { Scheduler } from "../../src/sched/scheduler.ts";
 
 const other = new Scheduler(createReactor());

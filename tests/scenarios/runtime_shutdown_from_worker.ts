@@ -1,6 +1,6 @@
 // A task on a runtime worker tries to shut its own runtime down: halts.
-import { Runtime } from "../../src/sched/runtime.ts";
-import { rootTask } from "../../src/sched/runtime_task.ts";
+import { rootTask } from "../../src/runtime/root_task.ts";
+import { Runtime } from "../../src/runtime/runtime.ts";
 import { stopMyRuntime } from "../fixtures/runtime_tasks.ts";
 
 const runtime = await Runtime.create({ workers: 1 });

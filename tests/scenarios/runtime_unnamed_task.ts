@@ -1,7 +1,7 @@
 // A root task built from a generator the task module does not export: the
 // host's spawn imports the module, sees it, and halts.
-import { Runtime } from "../../src/sched/runtime.ts";
-import { rootTask } from "../../src/sched/runtime_task.ts";
+import { rootTask } from "../../src/runtime/root_task.ts";
+import { Runtime } from "../../src/runtime/runtime.ts";
 import type { Task } from "../../src/sched/types.ts";
 
 function* notExported(): Task<number> {

@@ -1,7 +1,7 @@
 // trySpawn before the host ever imported the task module: only the worker
 // can check the export; its halt ends the whole process (not just the worker).
-import { Runtime } from "../../src/sched/runtime.ts";
-import { rootTask } from "../../src/sched/runtime_task.ts";
+import { rootTask } from "../../src/runtime/root_task.ts";
+import { Runtime } from "../../src/runtime/runtime.ts";
 import type { Task } from "../../src/sched/types.ts";
 
 function* notExported(): Task<number> {

@@ -11,8 +11,8 @@
  * @module
  */
 
-import type { Task } from "./types.ts";
-import { halt, Rule } from "./usage.ts";
+import type { Task } from "../sched/types.ts";
+import { halt, Rule } from "../sched/usage.ts";
 
 const GeneratorFunction = Object.getPrototypeOf(function*() {}).constructor;
 

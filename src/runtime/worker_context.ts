@@ -5,14 +5,14 @@
  * @module
  */
 
-import { beginWait, currentTask } from "./current.ts";
-import { encodePayload, extractShared } from "./runtime_codec.ts";
-import { Phase, type RuntimeControl } from "./runtime_shared.ts";
-import { cachedModule, checkExport, type RootTask } from "./runtime_task.ts";
-import type { TaskRecord } from "./scheduler.ts";
+import { beginWait, currentTask } from "../sched/current.ts";
+import type { TaskRecord } from "../sched/scheduler.ts";
+import { type Operation, SUSPEND } from "../sched/types.ts";
+import { halt, Rule } from "../sched/usage.ts";
+import { encodePayload, extractShared } from "./codec.ts";
+import { cachedModule, checkExport, type RootTask } from "./root_task.ts";
+import { Phase, type RuntimeControl } from "./shared.ts";
 import type { SharedQueue } from "./shared_queue.ts";
-import { type Operation, SUSPEND } from "./types.ts";
-import { halt, Rule } from "./usage.ts";
 
 /** What a try-submit did: queued, refused because the queue is full, or refused because the runtime shuts down. */
 export type SubmitStatus = "queued" | "full" | "shutting-down";

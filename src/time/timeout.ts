@@ -4,9 +4,9 @@
  * @module
  */
 
-import { awaitAny } from "./await_all.ts";
+import { awaitAny } from "../sched/await_all.ts";
+import type { Operation, Task } from "../sched/types.ts";
 import { sleep } from "./sleep.ts";
-import type { Operation, Task } from "./types.ts";
 
 /** Thrown by {@linkcode timeout} when the time ran out first. */
 export class TimeoutError extends Error {

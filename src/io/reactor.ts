@@ -5,8 +5,6 @@
  * @module
  */
 
-import { halt, Rule } from "./usage.ts";
-
 /** Something a reactor or a timer wakes: a task of the scheduler. */
 export interface Waiter {
   /** Makes the waiter runnable again (a no-op unless it is waiting). */
@@ -47,13 +45,6 @@ export class IoSource {
   ) {}
 }
 
-function sharedWait(source: IoSource, direction: string): never {
-  halt(
-    Rule.SharedSocketWait,
-    `two tasks wait to ${direction} fd ${source.fd} at once (one task per direction at a time)`,
-  );
-}
-
 /** Which readiness backend a reactor uses. */
 export type ReactorKind = "epoll" | "poll";
 
@@ -68,10 +59,15 @@ export interface Reactor {
   register(fd: number): IoSource;
   /** Forgets `source`; call before closing its fd. Waiters must be gone. */
   deregister(source: IoSource): void;
-  /** Makes `waiter` the reader of `source` until woken or {@linkcode unwait}. */
-  waitReadable(source: IoSource, waiter: Waiter): void;
-  /** Makes `waiter` the writer of `source` until woken or {@linkcode unwait}. */
-  waitWritable(source: IoSource, waiter: Waiter): void;
+  /**
+   * Makes `waiter` the reader of `source` until woken or {@linkcode unwait}.
+   * Returns false, registering nothing, when another waiter already waits
+   * to read `source` (one waiter per direction: the caller decides what
+   * that means; the socket layer halts).
+   */
+  waitReadable(source: IoSource, waiter: Waiter): boolean;
+  /** Like {@linkcode waitReadable}, for writing. */
+  waitWritable(source: IoSource, waiter: Waiter): boolean;
   /** Removes `waiter` from `source` (a cancelled or finished wait). */
   unwait(source: IoSource, waiter: Waiter): void;
   /**
@@ -97,26 +93,28 @@ export abstract class WaiterBook {
 
   /**
    * Makes `waiter` the reader of `source` until woken or {@linkcode unwait}.
-   * Halts (`socket-waited-on-twice`) if another waiter already waits to read
-   * it: one of the two would never be woken.
+   * Returns false, registering nothing, if another waiter already waits to
+   * read it: one of the two would never be woken.
    */
-  waitReadable(source: IoSource, waiter: Waiter): void {
+  waitReadable(source: IoSource, waiter: Waiter): boolean {
     if (source.reader === null) this.waiting++;
-    else if (source.reader !== waiter) sharedWait(source, "read");
+    else if (source.reader !== waiter) return false;
     source.reader = waiter;
     this.interested(source);
+    return true;
   }
 
   /**
    * Makes `waiter` the writer of `source` until woken or {@linkcode unwait}.
-   * Halts (`socket-waited-on-twice`) if another waiter already waits to
+   * Returns false, registering nothing, if another waiter already waits to
    * write it.
    */
-  waitWritable(source: IoSource, waiter: Waiter): void {
+  waitWritable(source: IoSource, waiter: Waiter): boolean {
     if (source.writer === null) this.waiting++;
-    else if (source.writer !== waiter) sharedWait(source, "write");
+    else if (source.writer !== waiter) return false;
     source.writer = waiter;
     this.interested(source);
+    return true;
   }
 
   /** Removes `waiter` from `source` (a cancelled or finished wait). */

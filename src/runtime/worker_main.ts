@@ -32,14 +32,14 @@
  */
 
 import { libc } from "../ffi/mod.ts";
-import { initThreadScheduler } from "./current.ts";
-import type { ReactorKind } from "./reactor.ts";
-import { decodePayload, type ErrorShape, errorShape, restoreShared } from "./runtime_codec.ts";
-import { Phase, RuntimeControl } from "./runtime_shared.ts";
-import { checkExport, importModule, type RootTask } from "./runtime_task.ts";
-import { Ending, type Scheduler, type TaskRecord } from "./scheduler.ts";
+import type { ReactorKind } from "../io/reactor.ts";
+import { initThreadScheduler } from "../sched/current.ts";
+import { Ending, type Scheduler, type TaskRecord } from "../sched/scheduler.ts";
+import type { Task } from "../sched/types.ts";
+import { decodePayload, type ErrorShape, errorShape, restoreShared } from "./codec.ts";
+import { checkExport, importModule, type RootTask } from "./root_task.ts";
+import { Phase, RuntimeControl } from "./shared.ts";
 import { SharedQueue } from "./shared_queue.ts";
-import type { Task } from "./types.ts";
 import { setWorkerContext, WorkerContext } from "./worker_context.ts";
 
 /** The ending of one root task, as posted to the host. */

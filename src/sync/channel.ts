@@ -6,10 +6,10 @@
  * @module
  */
 
-import { beginWait, currentTask } from "./current.ts";
-import { ReadyQueue } from "./ready_queue.ts";
-import type { TaskRecord } from "./scheduler.ts";
-import { type Operation, SUSPEND } from "./types.ts";
+import { beginWait, currentTask } from "../sched/current.ts";
+import { ReadyQueue } from "../sched/ready_queue.ts";
+import type { TaskRecord } from "../sched/scheduler.ts";
+import { type Operation, SUSPEND } from "../sched/types.ts";
 
 /** Thrown by {@linkcode Channel.send} (and `trySend`) once the channel is closed. */
 export class ChannelClosedError extends Error {

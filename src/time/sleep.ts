@@ -4,8 +4,8 @@
  * @module
  */
 
-import { beginWait, currentTask } from "./current.ts";
-import { type Operation, SUSPEND } from "./types.ts";
+import { beginWait, currentTask } from "../sched/current.ts";
+import { type Operation, SUSPEND } from "../sched/types.ts";
 
 /**
  * Suspends the calling task for at least `ms` milliseconds of the monotonic

@@ -31,12 +31,12 @@
  */
 
 import { hardwareConcurrency } from "../ffi/mod.ts";
-import type { ReactorKind } from "./reactor.ts";
-import { defaultReactorKind } from "./reactors.ts";
-import { encodePayload, type ErrorShape, extractShared, reviveError } from "./runtime_codec.ts";
-import { Phase, RuntimeControl } from "./runtime_shared.ts";
-import { cachedModule, checkExport, importModule, type RootTask } from "./runtime_task.ts";
-import { TaskCancelledError } from "./scheduler.ts";
+import type { ReactorKind } from "../io/reactor.ts";
+import { defaultReactorKind } from "../io/reactors.ts";
+import { TaskCancelledError } from "../sched/scheduler.ts";
+import { encodePayload, type ErrorShape, extractShared, reviveError } from "./codec.ts";
+import { cachedModule, checkExport, importModule, type RootTask } from "./root_task.ts";
+import { Phase, RuntimeControl } from "./shared.ts";
 import { SharedQueue } from "./shared_queue.ts";
 import { enqueue, RuntimeShutdownError, type SubmitStatus } from "./worker_context.ts";
 import type { DoneItem, ShareMessage, WorkerInit } from "./worker_main.ts";
