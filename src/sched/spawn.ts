@@ -57,17 +57,13 @@ export class JoinHandle<T> {
     if (!target.done) {
       beginWait("join");
       (target.joiners ??= []).push(me);
+      // Woken (normally) by the target's end; the ending is read below.
       let resumed = false;
       try {
-        const value = (yield SUSPEND) as T;
+        yield SUSPEND;
         resumed = true;
-        return value;
-      } catch (error) {
-        resumed = true; // woken with the task's error: it reaches this joiner
-        throw error;
       } finally {
         if (resumed) {
-          target.observed = true;
           target.scheduler.joinerResumed(target);
         } else {
           const joiners = target.joiners as TaskRecord[] | null;

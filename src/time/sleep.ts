@@ -4,8 +4,9 @@
  * @module
  */
 
-import { beginWait, currentTask } from "../sched/current.ts";
+import { beginWait } from "../sched/current.ts";
 import { type Operation, SUSPEND } from "../sched/types.ts";
+import { checkDurationMs, checkInstantMs } from "./duration.ts";
 
 /**
  * Suspends the calling task for at least `ms` milliseconds of the monotonic
@@ -15,7 +16,8 @@ import { type Operation, SUSPEND } from "../sched/types.ts";
  * loop.
  *
  * Cancel-safe: cancelled while asleep, its timer is removed.
- * Throws a `RangeError` for a negative or NaN `ms`. Halts outside a task.
+ * Throws a `TypeError` if `ms` is not a number (a string is not converted)
+ * and a `RangeError` for a negative or NaN `ms`. Halts outside a task.
  *
  * @example
  * ```ts
@@ -26,18 +28,29 @@ import { type Operation, SUSPEND } from "../sched/types.ts";
  * ```
  */
 export function* sleep(ms: number): Operation<void> {
-  if (!(ms >= 0)) throw new RangeError(`sleep: ms must be a number >= 0, got ${ms}`);
-  const scheduler = currentTask("sleep").scheduler;
-  yield* sleepUntil(scheduler.now() + ms);
+  checkDurationMs("sleep: ms", ms);
+  // Written out rather than delegating to sleepUntil: one generator per
+  // sleep, not two (a million sleeping tasks hold a million of them).
+  const task = beginWait("sleep");
+  const scheduler = task.scheduler;
+  const timer = scheduler.timers.insert(scheduler.now() + ms, task);
+  try {
+    yield SUSPEND;
+  } finally {
+    scheduler.timers.cancel(timer);
+  }
 }
 
 /**
  * Suspends the calling task until the monotonic clock reads `deadline` (ms,
  * as returned by {@linkcode now}). A deadline in the past waits for the next
- * turn. Cancel-safe like {@linkcode sleep}. Halts outside a task.
+ * turn. Cancel-safe like {@linkcode sleep}.
+ *
+ * Throws a `TypeError` if `deadline` is not a number and a `RangeError` for
+ * NaN. Halts outside a task.
  */
 export function* sleepUntil(deadline: number): Operation<void> {
-  if (Number.isNaN(deadline)) throw new RangeError("sleepUntil: deadline is NaN");
+  checkInstantMs("sleepUntil: deadline", deadline);
   const task = beginWait("sleepUntil");
   const timer = task.scheduler.timers.insert(deadline, task);
   try {

@@ -4,9 +4,12 @@
  * @module
  */
 
-import { awaitAny } from "../sched/await_all.ts";
+import type { Waiter } from "../io/reactor.ts";
+import { currentTask } from "../sched/current.ts";
+import type { Scheduler, TaskRecord } from "../sched/scheduler.ts";
+import type { Timer } from "../sched/timer_heap.ts";
 import type { Operation, Task } from "../sched/types.ts";
-import { sleep } from "./sleep.ts";
+import { checkDurationMs } from "./duration.ts";
 
 /** Thrown by {@linkcode timeout} when the time ran out first. */
 export class TimeoutError extends Error {
@@ -23,12 +26,44 @@ export class TimeoutError extends Error {
 }
 
 /**
+ * The timer of one `timeout` call, owned by the calling task (no child task,
+ * no group). When it fires while the task waits, the scheduler unwinds the
+ * task with `return()` (see `Scheduler.unwind`): the timed operation's
+ * `finally` blocks run, innermost first, as for a cancellation, up to the
+ * `timeout` frame that owns this guard, which then throws `TimeoutError`.
+ * If the task was already woken in the same turn, the guard fires again at
+ * the next look at the timers (the operation may still finish first).
+ */
+class TimeoutGuard {
+  timer: Timer<Waiter>;
+
+  constructor(readonly task: TaskRecord, readonly deadline: number) {
+    this.timer = task.scheduler.timers.insert(deadline, this);
+  }
+
+  /** The timer fired (the scheduler calls it as the timer's owner). */
+  wake(): void {
+    const scheduler = this.task.scheduler;
+    if (!scheduler.unwind(this.task, this)) {
+      this.timer = scheduler.timers.insert(this.deadline, this);
+    }
+  }
+}
+
+/**
  * Runs `task` inside the calling task for at most `ms` milliseconds: its
  * result if it finishes in time, else the task is cancelled (its `finally`
- * blocks run) and {@linkcode TimeoutError} is thrown. The task's own error
- * passes through unchanged.
+ * blocks run, its `catch` blocks do not) and {@linkcode TimeoutError} is
+ * thrown. The task's own error passes through unchanged. `task` runs in the
+ * calling task itself (no task is spawned): a time-out costs one timer.
+ * Time-outs nest: the one that runs out first throws, from its own frame.
  *
- * Throws a `RangeError` for a negative or NaN `ms`. Halts outside a task.
+ * If a `finally` block of the timed-out task throws, that error is reported
+ * like an unjoined task's (`onUnjoinedError`) and `TimeoutError` is thrown;
+ * a `finally` block must not wait (it halts, `wait-during-cancel`).
+ *
+ * Throws a `TypeError` if `ms` is not a number and a `RangeError` for a
+ * negative or NaN `ms`. Halts outside a task.
  *
  * @example
  * ```ts
@@ -36,15 +71,31 @@ export class TimeoutError extends Error {
  * ```
  */
 export function* timeout<T>(ms: number, task: Task<T>): Operation<T> {
-  if (!(ms >= 0)) throw new RangeError(`timeout: ms must be a number >= 0, got ${ms}`);
-  const winner = yield* awaitAny<T | typeof TIMED_OUT>([task, expire(ms)]);
-  if (winner.index === 1) throw new TimeoutError(ms);
-  return winner.value as T;
+  checkDurationMs("timeout: ms", ms);
+  const me = currentTask("timeout");
+  if (ms === Infinity) return yield* task;
+  const scheduler = me.scheduler;
+  const guard = new TimeoutGuard(me, scheduler.now() + ms);
+  try {
+    return yield* task;
+  } catch (error) {
+    // A finally block of the task threw while it was unwound for this
+    // time-out: nobody else sees that error.
+    if (scheduler.unwinding !== guard) throw error;
+    scheduler.unwinding = null;
+    scheduler.onUnjoinedError(error, me.id);
+    throw new TimeoutError(ms);
+  } finally {
+    scheduler.timers.cancel(guard.timer);
+    // The time-out turns the unwinding (a return) into this throw.
+    // deno-lint-ignore no-unsafe-finally
+    if (timedOut(scheduler, guard)) throw new TimeoutError(ms);
+  }
 }
 
-const TIMED_OUT: unique symbol = Symbol("timed out");
-
-function* expire(ms: number): Operation<typeof TIMED_OUT> {
-  yield* sleep(ms);
-  return TIMED_OUT;
+// Whether `guard`'s time-out is unwinding the task now; clears the mark.
+function timedOut(scheduler: Scheduler, guard: TimeoutGuard): boolean {
+  if (scheduler.unwinding !== guard) return false;
+  scheduler.unwinding = null;
+  return true;
 }
