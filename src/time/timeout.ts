@@ -34,10 +34,12 @@ export class TimeoutError extends Error {
  * If the task was already woken in the same turn, the guard fires again at
  * the next look at the timers (the operation may still finish first).
  */
+const REARM_MS = 0.001;
+
 class TimeoutGuard {
   timer: Timer<Waiter>;
 
-  constructor(readonly task: TaskRecord, readonly deadline: number) {
+  constructor(readonly task: TaskRecord, deadline: number) {
     this.timer = task.scheduler.timers.insert(deadline, this);
   }
 
@@ -45,7 +47,9 @@ class TimeoutGuard {
   wake(): void {
     const scheduler = this.task.scheduler;
     if (!scheduler.unwind(this.task, this)) {
-      this.timer = scheduler.timers.insert(this.deadline, this);
+      // Due again just after this firing pass (which fires what is due at
+      // its one clock reading), so at the next look at the timers.
+      this.timer = scheduler.timers.insert(scheduler.now() + REARM_MS, this);
     }
   }
 }
