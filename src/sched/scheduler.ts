@@ -16,7 +16,7 @@ import { libc, monotonicNowMs, PR_SET_TIMERSLACK } from "../ffi/mod.ts";
 import type { Reactor, Waiter } from "../io/reactor.ts";
 import { ReadyQueue } from "./ready_queue.ts";
 import { Slab, SLAB_CAPACITY } from "./slab.ts";
-import { TimerHeap } from "./timer_heap.ts";
+import { type Timer, TimerHeap } from "./timer_heap.ts";
 import { SUSPEND, type Task } from "./types.ts";
 import { halt, Rule } from "./usage.ts";
 
@@ -140,6 +140,11 @@ export class TaskRecord implements Waiter {
   /** Neighbours in the scheduler's list of live root tasks. */
   prevRoot: TaskRecord | null = null;
   nextRoot: TaskRecord | null = null;
+  /**
+   * A sleeping task is its own timer (no Timer object per sleep): its
+   * position in the scheduler's timer heap, or -1 (see `sleep`).
+   */
+  heapIndex = -1;
 
   constructor(
     readonly scheduler: Scheduler,
@@ -194,6 +199,11 @@ export class TaskRecord implements Waiter {
     this.flags = yes ? this.flags | SUSPEND_PENDING : this.flags & ~SUSPEND_PENDING;
   }
 
+  /** As a timer: what it wakes, itself. */
+  get owner(): TaskRecord {
+    return this;
+  }
+
   /** Resumes the task normally at its next turn (a no-op unless it waits). */
   wake(): void {
     this.scheduler.resume(this, false, undefined);
@@ -234,7 +244,11 @@ function defaultUnjoinedError(error: unknown, taskId: number): void {
 export class Scheduler {
   readonly tasks: Slab<TaskRecord> = new Slab<TaskRecord>();
   readonly ready: ReadyQueue<TaskRecord> = new ReadyQueue<TaskRecord>();
-  readonly timers: TimerHeap<Waiter> = new TimerHeap<Waiter>();
+  /** The timers: `Timer`s, and tasks that are their own sleep timer. */
+  readonly timers: TimerHeap<Waiter, Timer<Waiter> | TaskRecord> = new TimerHeap<
+    Waiter,
+    Timer<Waiter> | TaskRecord
+  >();
   /** The task being resumed or cancelled right now. */
   current: TaskRecord | null = null;
   /**

@@ -5,7 +5,8 @@
  */
 
 import { beginWait } from "../sched/current.ts";
-import { type Operation, SUSPEND } from "../sched/types.ts";
+import { TaskRecord } from "../sched/scheduler.ts";
+import { type Operation, SUSPEND, type Suspend } from "../sched/types.ts";
 import { checkDurationMs, checkInstantMs } from "./duration.ts";
 
 /**
@@ -27,18 +28,8 @@ import { checkDurationMs, checkInstantMs } from "./duration.ts";
  * }
  * ```
  */
-export function* sleep(ms: number): Operation<void> {
-  checkDurationMs("sleep: ms", ms);
-  // Written out rather than delegating to sleepUntil: one generator per
-  // sleep, not two (a million sleeping tasks hold a million of them).
-  const task = beginWait("sleep");
-  const scheduler = task.scheduler;
-  const timer = scheduler.timers.insert(scheduler.now() + ms, task);
-  try {
-    yield SUSPEND;
-  } finally {
-    scheduler.timers.cancel(timer);
-  }
+export function sleep(ms: number): Operation<void> {
+  return new TimerWait("sleep", ms, true) as unknown as Operation<void>;
 }
 
 /**
@@ -49,16 +40,79 @@ export function* sleep(ms: number): Operation<void> {
  * Throws a `TypeError` if `deadline` is not a number and a `RangeError` for
  * NaN. Halts outside a task.
  */
-export function* sleepUntil(deadline: number): Operation<void> {
-  checkInstantMs("sleepUntil: deadline", deadline);
-  const task = beginWait("sleepUntil");
-  const timer = task.scheduler.timers.insert(deadline, task);
-  try {
-    yield SUSPEND;
-  } finally {
-    task.scheduler.timers.cancel(timer);
+export function sleepUntil(deadline: number): Operation<void> {
+  return new TimerWait("sleepUntil", deadline, false) as unknown as Operation<void>;
+}
+
+// What `yield*` receives from a TimerWait. Shared and frozen: yield* only
+// reads them.
+const SUSPENDED: IteratorResult<Suspend, void> = Object.freeze({ value: SUSPEND, done: false });
+const FINISHED: IteratorResult<Suspend, void> = Object.freeze({ value: undefined, done: true });
+
+/**
+ * `sleep` and `sleepUntil`, written as the iterator `yield*` drives rather
+ * than as generators: a million sleeping tasks hold a million of these, and
+ * this is one small object (its one field is the argument, then the task,
+ * then null), where a generator with a try/finally took ~200 B. The calling
+ * task is its own timer (see `TaskRecord.heapIndex`): no Timer object
+ * either. It behaves as the generator would: checked and registered at the
+ * first `next()` (inside the task), done at the second; `return()` (a
+ * cancellation) and `throw()` remove the timer.
+ */
+class TimerWait {
+  /** The argument before the first next(), the sleeping task after, DONE once done. */
+  #state: unknown;
+
+  constructor(
+    private readonly op: "sleep" | "sleepUntil",
+    ms: unknown,
+    private readonly relative: boolean,
+  ) {
+    this.#state = ms;
+  }
+
+  [Symbol.iterator](): this {
+    return this;
+  }
+
+  next(): IteratorResult<Suspend, void> {
+    const state = this.#state;
+    if (state instanceof TaskRecord) {
+      // Woken by its timer (already out of the heap).
+      this.#finish(state);
+      return FINISHED;
+    }
+    if (state === DONE) return FINISHED;
+    this.#state = DONE; // a throw below leaves it done
+    const ms = this.relative
+      ? checkDurationMs("sleep: ms", state)
+      : checkInstantMs("sleepUntil: deadline", state);
+    const task = beginWait(this.op);
+    const scheduler = task.scheduler;
+    scheduler.timers.add(this.relative ? scheduler.now() + ms : ms, task);
+    this.#state = task;
+    return SUSPENDED;
+  }
+
+  return(value?: unknown): IteratorResult<Suspend, void> {
+    const state = this.#state;
+    if (state instanceof TaskRecord) this.#finish(state);
+    this.#state = DONE;
+    return { value: value as void, done: true };
+  }
+
+  throw(error: unknown): never {
+    this.return();
+    throw error;
+  }
+
+  #finish(task: TaskRecord): void {
+    this.#state = DONE;
+    task.scheduler.timers.cancel(task);
   }
 }
+
+const DONE: unique symbol = Symbol("done");
 
 /**
  * The monotonic clock strom's timers use, in milliseconds with sub-µs
