@@ -108,7 +108,41 @@ export class JoinHandle<T> {
  * }
  * ```
  */
-export function* spawn<T>(task: Task<T>): Operation<JoinHandle<T>> {
-  const me = currentTask("spawn");
-  return new JoinHandle<T>(me.scheduler.spawn(task, true));
+export function spawn<T>(task: Task<T>): Operation<JoinHandle<T>> {
+  return new SpawnOp(task) as unknown as Operation<JoinHandle<T>>;
+}
+
+/**
+ * `spawn` as the iterator `yield*` drives, not a generator (it never
+ * suspends: its first `next()` spawns and is done), so a spawn allocates no
+ * generator.
+ */
+class SpawnOp<T> {
+  #task: Task<T> | null;
+
+  constructor(task: Task<T>) {
+    this.#task = task;
+  }
+
+  [Symbol.iterator](): this {
+    return this;
+  }
+
+  next(): IteratorResult<never, JoinHandle<T>> {
+    const task = this.#task;
+    if (task === null) return { value: undefined as never, done: true };
+    this.#task = null;
+    const me = currentTask("spawn");
+    return { value: new JoinHandle<T>(me.scheduler.spawn(task, true)), done: true };
+  }
+
+  return(value?: unknown): IteratorResult<never, JoinHandle<T>> {
+    this.#task = null;
+    return { value: value as JoinHandle<T>, done: true };
+  }
+
+  throw(error: unknown): never {
+    this.#task = null;
+    throw error;
+  }
 }
