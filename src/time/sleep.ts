@@ -13,8 +13,9 @@ import { checkDurationMs, checkInstantMs } from "./duration.ts";
  * Suspends the calling task for at least `ms` milliseconds of the monotonic
  * clock (sub-millisecond values are honoured where the kernel allows). It
  * never wakes early; lateness is the kernel's timer slack plus the time the
- * thread is busy with other tasks. `sleep(0)` waits for the next turn of the
- * loop.
+ * thread is busy with other tasks (while tasks stay ready, the timers are
+ * looked at every `FAIR_INTERVAL` task steps, and the task woken joins the
+ * back of the ready queue). `sleep(0)` waits for the next turn of the loop.
  *
  * Cancel-safe: cancelled while asleep, its timer is removed.
  * Throws a `TypeError` if `ms` is not a number (a string is not converted)
