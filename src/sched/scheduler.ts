@@ -16,7 +16,7 @@ import { libc, monotonicNowMs, PR_SET_TIMERSLACK } from "../ffi/mod.ts";
 import type { Reactor, Waiter } from "../io/reactor.ts";
 import { ReadyQueue } from "./ready_queue.ts";
 import { Slab, SLAB_CAPACITY } from "./slab.ts";
-import { type Timer, TimerHeap } from "./timer_heap.ts";
+import { type HeapEntry, TimerHeap } from "./timer_heap.ts";
 import { SUSPEND, type Task } from "./types.ts";
 import { halt, Rule } from "./usage.ts";
 
@@ -244,10 +244,13 @@ function defaultUnjoinedError(error: unknown, taskId: number): void {
 export class Scheduler {
   readonly tasks: Slab<TaskRecord> = new Slab<TaskRecord>();
   readonly ready: ReadyQueue<TaskRecord> = new ReadyQueue<TaskRecord>();
-  /** The timers: `Timer`s, and tasks that are their own sleep timer. */
-  readonly timers: TimerHeap<Waiter, Timer<Waiter> | TaskRecord> = new TimerHeap<
+  /**
+   * The timers: `Timer`s, tasks that are their own sleep timer, and other
+   * entries that wake their owner (a `timeout`'s guard).
+   */
+  readonly timers: TimerHeap<Waiter, HeapEntry<Waiter>> = new TimerHeap<
     Waiter,
-    Timer<Waiter> | TaskRecord
+    HeapEntry<Waiter>
   >();
   /** The task being resumed or cancelled right now. */
   current: TaskRecord | null = null;

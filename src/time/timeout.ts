@@ -7,7 +7,7 @@
 import type { Waiter } from "../io/reactor.ts";
 import { currentTask } from "../sched/current.ts";
 import type { Scheduler, TaskRecord } from "../sched/scheduler.ts";
-import type { Timer } from "../sched/timer_heap.ts";
+import type { HeapEntry } from "../sched/timer_heap.ts";
 import type { Operation, Task } from "../sched/types.ts";
 import { checkDurationMs } from "./duration.ts";
 
@@ -25,6 +25,8 @@ export class TimeoutError extends Error {
   }
 }
 
+const REARM_MS = 0.001;
+
 /**
  * The timer of one `timeout` call, owned by the calling task (no child task,
  * no group). When it fires while the task waits, the scheduler unwinds the
@@ -33,14 +35,18 @@ export class TimeoutError extends Error {
  * `timeout` frame that owns this guard, which then throws `TimeoutError`.
  * If the task was already woken in the same turn, the guard fires again at
  * the next look at the timers (the operation may still finish first).
+ * The guard is itself the heap entry: no Timer object per call.
  */
-const REARM_MS = 0.001;
-
-class TimeoutGuard {
-  timer: Timer<Waiter>;
+class TimeoutGuard implements HeapEntry<Waiter> {
+  heapIndex = -1;
 
   constructor(readonly task: TaskRecord, deadline: number) {
-    this.timer = task.scheduler.timers.insert(deadline, this);
+    task.scheduler.timers.add(deadline, this);
+  }
+
+  /** As a timer: what it wakes, itself. */
+  get owner(): Waiter {
+    return this;
   }
 
   /** The timer fired (the scheduler calls it as the timer's owner). */
@@ -49,7 +55,7 @@ class TimeoutGuard {
     if (!scheduler.unwind(this.task, this)) {
       // Due again just after this firing pass (which fires what is due at
       // its one clock reading), so at the next look at the timers.
-      this.timer = scheduler.timers.insert(scheduler.now() + REARM_MS, this);
+      scheduler.timers.add(scheduler.now() + REARM_MS, this);
     }
   }
 }
@@ -90,7 +96,7 @@ export function* timeout<T>(ms: number, task: Task<T>): Operation<T> {
     scheduler.onUnjoinedError(error, me.id);
     throw new TimeoutError(ms);
   } finally {
-    scheduler.timers.cancel(guard.timer);
+    scheduler.timers.cancel(guard);
     // The time-out turns the unwinding (a return) into this throw.
     // deno-lint-ignore no-unsafe-finally
     if (timedOut(scheduler, guard)) throw new TimeoutError(ms);
