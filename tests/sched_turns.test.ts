@@ -44,14 +44,16 @@ test("while tasks stay ready, the wake fd is still polled: another thread's door
     const steps = runChecked(function*() {
       ringWakeFd(scheduler.reactor.wakeFd);
       let n = 0;
-      while (heard === 0 && n < 100_000) {
+      // The reactor is polled every FAIR_POLL_MS (0.1 ms) of task steps: far
+      // fewer than this many yields on any machine.
+      while (heard === 0 && n < 1_000_000) {
         yield* yieldNow();
         n++;
       }
       return n;
     }());
     assert.equal(heard, 1, "the doorbell was heard");
-    assert.ok(steps <= 2 * FAIR_INTERVAL, `heard after ${steps} yields`);
+    assert.ok(steps < 1_000_000, `heard after ${steps} yields`);
   } finally {
     scheduler.externalHolds--;
     scheduler.onExternalWake = null;

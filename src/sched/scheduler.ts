@@ -51,11 +51,21 @@ const ENDING_BITS = 0b11 << ENDING_SHIFT;
 
 /**
  * How many task steps may run between two looks at the timers and the
- * reactor (the wake fd included) while tasks stay ready: a long ready queue
- * cannot starve them (tokio's `event_interval` is 61). Chosen by measurement
- * (bench/sched, `sleepers-100k` and `pingpong-yield`): see fairCheck().
+ * reactor while tasks stay ready, so a long ready queue cannot starve them
+ * (tokio's `event_interval` is 61). A look reads the clock (tens of ns, and
+ * only if there are timers or watched fds) and fires the due timers.
  */
 export const FAIR_INTERVAL = 61;
+
+/**
+ * At a look, the reactor is polled (a zero-timeout epoll_pwait2/ppoll: one
+ * syscall, 1-3 µs here) only if this many ms passed since the last poll or
+ * kernel wait. Chosen by measurement (bench/sched/fair_sweep.ts): polling at
+ * every look (every 61 steps, ~3 µs of task work) cost CPU-bound churn
+ * 35-54%; every 0.1 ms costs a few %, and bounds how long I/O and another
+ * thread's wake-up wait behind ready tasks.
+ */
+export const FAIR_POLL_MS = 0.1;
 
 /** How a finished task ended. */
 export const Ending = { Returned: 0, Threw: 1, Cancelled: 2 } as const;
@@ -514,6 +524,12 @@ export class Scheduler {
 
   /** Task steps since timers and the reactor were last looked at. */
   #stepsSinceCheck = 0;
+  /** When the reactor was last polled or waited on (NaN: at an unread time, just now). */
+  #lastPollMs = NaN;
+  /** Steps between two fair looks ({@linkcode FAIR_INTERVAL}; a field for bench/sched's sweep). */
+  fairInterval: number = FAIR_INTERVAL;
+  /** Ms between two fair polls ({@linkcode FAIR_POLL_MS}; a field for bench/sched's sweep). */
+  fairPollMs: number = FAIR_POLL_MS;
 
   /**
    * Runs every task that is ready now (not those it wakes: they wait a
@@ -524,19 +540,33 @@ export class Scheduler {
   runReady(): void {
     for (let n = this.ready.length; n > 0; n--) {
       this.step(this.ready.shift()!);
-      if (++this.#stepsSinceCheck >= FAIR_INTERVAL) this.fairCheck();
+      if (++this.#stepsSinceCheck >= this.fairInterval) this.fairCheck();
     }
   }
 
   /**
-   * Fires the due timers and polls the reactor without sleeping (if a task
-   * waits on an fd or another thread may ring the wake fd): what a turn
-   * does between its tasks while they stay ready.
+   * The look at timers and I/O between task steps while tasks stay ready:
+   * fires the due timers and, every {@linkcode FAIR_POLL_MS}, polls the
+   * reactor without sleeping (if a task waits on an fd or another thread
+   * may ring the wake fd). Reads the clock once, and not at all when there
+   * is nothing to look at.
    */
   fairCheck(): void {
     this.#stepsSinceCheck = 0;
-    this.fireTimers();
-    if (this.reactor.waiting > 0 || this.externalHolds > 0) this.waitForEvents(0);
+    const watching = this.reactor.waiting > 0 || this.externalHolds > 0;
+    if (!watching) {
+      this.fireTimers();
+      return;
+    }
+    const now = this.now();
+    this.#fireTimersAt(now);
+    const last = this.#lastPollMs;
+    if (last !== last) { // NaN: the last kernel wait ended at an unread time
+      this.#lastPollMs = now;
+    } else if (now - last >= this.fairPollMs) {
+      this.#lastPollMs = now;
+      this.waitForEvents(0);
+    }
   }
 
   /**
@@ -546,10 +576,14 @@ export class Scheduler {
   fireTimers(): number {
     if (this.timers.size === 0) return NaN;
     const now = this.now();
+    this.#fireTimersAt(now);
+    return now;
+  }
+
+  #fireTimersAt(now: number): void {
     for (let t = this.timers.popExpired(now); t !== undefined; t = this.timers.popExpired(now)) {
       t.owner.wake();
     }
-    return now;
   }
 
   /**
@@ -600,7 +634,9 @@ export class Scheduler {
     const now = this.fireTimers();
     if (this.ready.length > 0) return;
     const timeoutNs = this.waitTimeoutNs(now, maxWaitMs);
-    this.#stepsSinceCheck = 0; // the wait looks at everything
+    // The wait looks at everything: the fair counters start again.
+    this.#stepsSinceCheck = 0;
+    this.#lastPollMs = NaN;
     this.waitForEvents(timeoutNs);
   }
 
