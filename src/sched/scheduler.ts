@@ -23,6 +23,9 @@ import { halt, Rule } from "./usage.ts";
 // The longest single kernel wait for a timer (about 24 days).
 const MAX_WAIT_MS = 2 ** 31;
 
+// An eventfd increment of 1 (see resumeFromHost).
+const WAKE_ONE = new Uint8Array([1, 0, 0, 0, 0, 0, 0, 0]);
+
 // Task states. A number compare is what the hot path can afford.
 const READY = 0; // in the ready queue
 const RUNNING = 1; // on the JS stack (being resumed or cancelled)
@@ -144,7 +147,9 @@ export interface SchedulerOptions {
 }
 
 function describe(value: unknown): string {
-  if (value instanceof Promise) return "a Promise (strom tasks do not await promises)";
+  if (value instanceof Promise) {
+    return "a Promise (wait for one with `yield* until(promise)`, not `yield`)";
+  }
   if (
     value !== null && typeof value === "object"
     && typeof (value as Iterator<unknown>).next === "function"
@@ -192,6 +197,16 @@ export class Scheduler {
   onExternalWake: (() => void) | null = null;
   /** Whether `run` is driving this scheduler. */
   driving = false;
+  /**
+   * Whether the driver returns to the host's event loop (`runAsync`, a
+   * runtime worker), so a host promise can settle; false under the blocking
+   * `run`, where `until` halts.
+   */
+  hostLoop = false;
+  /** Tasks waiting in `until` for a host promise to settle. */
+  hostWaits = 0;
+  /** The driver waits for the kernel off the JS thread (see `resumeFromHost`). */
+  waitingOffThread = false;
   readonly maxTasks: number;
   readonly onUnjoinedError: (error: unknown, taskId: number) => void;
 
@@ -254,6 +269,16 @@ export class Scheduler {
       task.resumeValue = value;
       task.wokenWhileRunning = true;
     }
+  }
+
+  /**
+   * {@linkcode resume} from a host callback (a settled promise): if the
+   * driver is waiting for the kernel off the JS thread, rings the reactor's
+   * wake fd so that wait ends and the task runs.
+   */
+  resumeFromHost(task: TaskRecord, throws: boolean, value: unknown): void {
+    this.resume(task, throws, value);
+    if (this.waitingOffThread) libc.write(this.reactor.wakeFd, WAKE_ONE, 8);
   }
 
   /** Resumes `task` until it suspends, returns or throws. */
