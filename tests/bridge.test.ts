@@ -30,7 +30,9 @@ import { fdTable, openFds } from "./helpers/fds.ts";
 // This thread's off-thread poller lives as long as the thread, like its
 // reactor (on Bun a helper Worker, with its own event loop's two fds): start
 // it before any fd is counted.
-await runAsync(sleep(1));
+await runAsync(function*(): Task<void> {
+  yield* until(new Promise((resolve) => setTimeout(resolve, 5)));
+}());
 // Deno keeps two fds of its own open for good once a first Worker existed
 // (see tests/runtime.test.ts): create and close one runtime, and let the
 // count settle before any fd count is taken.
@@ -355,7 +357,8 @@ test("until on a runtime worker: the worker's tasks run and its host timers fire
   const rt = await Runtime.create({ workers: 1 });
   const up = await upstream();
   try {
-    const a = await rt.spawn(rootTask(tasks, hostTimerOnWorker, 30, "from the host timer"));
+    // (The first wait may start the worker's off-thread poller: on Bun a Worker.)
+    const a = await rt.spawn(rootTask(tasks, hostTimerOnWorker, 200, "from the host timer"));
     assert.equal(a.value, "from the host timer");
     assert.equal(a.worker, 0);
     assert.ok(a.ticks >= 3, `ticks on the worker while it waited: ${a.ticks}`);

@@ -52,16 +52,21 @@ export async function runAsync<T>(task: Task<T>): Promise<T> {
   scheduler.driving = true;
   scheduler.hostLoop = true;
   let root;
+  let turns: HostTurns | null = null;
   try {
     root = scheduler.spawn(task, true);
     root.observed = true; // its error is runAsync's to throw
-    const turns = new HostTurns(scheduler);
+    turns = new HostTurns(scheduler);
     while (!root.done) {
       const pending = turns.turn(root);
       if (pending !== undefined) await pending;
     }
   } finally {
     scheduler.cancelRoots();
+    if (turns !== null) {
+      await turns.settle(); // no kernel wait of ours outlives the call
+      turns.close();
+    }
     scheduler.driving = false;
     scheduler.hostLoop = false;
   }

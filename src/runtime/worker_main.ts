@@ -131,6 +131,7 @@ async function main(init: WorkerInit): Promise<void> {
   try {
     worker.cancelAll();
     worker.flush(); // the endings of the cancelled tasks
+    await worker.endHostTurns();
   } finally {
     // Even if a cancelled task's finally threw: sockets the tasks left open
     // end with the worker, and the host hears that it exited.
@@ -303,5 +304,14 @@ class WorkerLoop {
   /** Cancels every task still running (their finally blocks run); they end as cancelled. */
   cancelAll(): void {
     this.scheduler.cancelRoots();
+  }
+
+  /** Ends the host turns' kernel wait, if one is in flight, and closes their fd. */
+  async endHostTurns(): Promise<void> {
+    const turns = this.#hostTurns;
+    if (turns === null) return;
+    this.#hostTurns = null;
+    await turns.settle();
+    turns.close();
   }
 }

@@ -23,9 +23,6 @@ import { halt, Rule } from "./usage.ts";
 // The longest single kernel wait for a timer (about 24 days).
 const MAX_WAIT_MS = 2 ** 31;
 
-// An eventfd increment of 1 (see resumeFromHost).
-const WAKE_ONE = new Uint8Array([1, 0, 0, 0, 0, 0, 0, 0]);
-
 // Task states. A number compare is what the hot path can afford.
 const READY = 0; // in the ready queue
 const RUNNING = 1; // on the JS stack (being resumed or cancelled)
@@ -205,8 +202,11 @@ export class Scheduler {
   hostLoop = false;
   /** Tasks waiting in `until` for a host promise to settle. */
   hostWaits = 0;
-  /** The driver waits for the kernel off the JS thread (see `resumeFromHost`). */
-  waitingOffThread = false;
+  /**
+   * Set while the driver waits for the kernel off the JS thread: ends that
+   * wait (see `resumeFromHost` and `src/host/host_turns.ts`).
+   */
+  offThreadWake: (() => void) | null = null;
   readonly maxTasks: number;
   readonly onUnjoinedError: (error: unknown, taskId: number) => void;
 
@@ -273,12 +273,12 @@ export class Scheduler {
 
   /**
    * {@linkcode resume} from a host callback (a settled promise): if the
-   * driver is waiting for the kernel off the JS thread, rings the reactor's
-   * wake fd so that wait ends and the task runs.
+   * driver is waiting for the kernel off the JS thread, ends that wait so
+   * the task runs.
    */
   resumeFromHost(task: TaskRecord, throws: boolean, value: unknown): void {
     this.resume(task, throws, value);
-    if (this.waitingOffThread) libc.write(this.reactor.wakeFd, WAKE_ONE, 8);
+    if (this.offThreadWake !== null) this.offThreadWake();
   }
 
   /** Resumes `task` until it suspends, returns or throws. */
