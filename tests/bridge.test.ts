@@ -20,6 +20,7 @@ import {
   timeout,
   TimeoutError,
   until,
+  untilSignal,
   yieldNow,
 } from "../mod.ts";
 import { threadScheduler } from "../src/sched/current.ts";
@@ -336,6 +337,28 @@ test("runAsync keeps the process alive for a strom timer alone, then lets it end
   const r = runScenario("run_async_alive");
   assert.equal(r.code, 0, `stderr: ${r.stderr}`);
   assert.equal(r.stdout.trim(), "done ok");
+});
+
+test("untilSignal gives the signal's name; cancelled, it gives the signal back to its default", () => {
+  const r = runScenario("until_signal");
+  assert.equal(r.stdout, "got SIGTERM\ncancelled\n", r.stderr);
+  assert.equal(r.signal, "SIGINT", `ended by ${r.signal}, code ${r.code}`);
+});
+
+test("untilSignal takes a non-empty list of names the host knows: TypeError", async () => {
+  await runAsync(function*(): Task<void> {
+    assert.throws(() => untilSignal([]).next(), TypeError);
+    for (const bad of ["SIGNOTATHING", "SIGKILL", "sigint"]) {
+      let caught: unknown;
+      try {
+        yield* untilSignal(["SIGINT", bad]);
+      } catch (error) {
+        caught = error;
+      }
+      assert.ok(caught instanceof TypeError, `${bad}: got ${caught}`);
+      assert.match(String(caught), new RegExp(`got ${bad}`));
+    }
+  }());
 });
 
 test("halts: until under the blocking run (a promise could never settle), naming runAsync", () => {

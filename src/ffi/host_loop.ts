@@ -193,16 +193,45 @@ class BunPoller implements Poller {
 }
 
 /**
+ * The signals a program may listen for: the catchable ones both hosts
+ * accept (not SIGKILL/SIGSTOP, nor the faults a runtime keeps for itself).
+ * Bun takes any name as an event name, so strom checks names itself.
+ */
+export const LISTENABLE_SIGNALS: readonly string[] = Object.freeze([
+  "SIGHUP",
+  "SIGINT",
+  "SIGQUIT",
+  "SIGTERM",
+  "SIGUSR1",
+  "SIGUSR2",
+  "SIGALRM",
+  "SIGCHLD",
+  "SIGCONT",
+  "SIGTSTP",
+  "SIGTTIN",
+  "SIGTTOU",
+  "SIGWINCH",
+  "SIGPIPE",
+]);
+
+/**
  * Calls `handler` with the signal's name each time one of `signals` (e.g.
  * `"SIGINT"`, `"SIGTERM"`) reaches the process, through the host's own
  * signal API (delivered on this thread's event loop). Returns the function
- * that removes the listeners. Throws a `TypeError` for a name the host does
- * not know.
+ * that removes the listeners. Throws a `TypeError` for a name not in
+ * {@linkcode LISTENABLE_SIGNALS} or one the host refuses.
  */
 export function onHostSignal(
   signals: readonly string[],
   handler: (signal: string) => void,
 ): () => void {
+  for (const signal of signals) {
+    if (!LISTENABLE_SIGNALS.includes(signal)) {
+      throw new TypeError(
+        `expected a signal name among ${LISTENABLE_SIGNALS.join(", ")}, got ${String(signal)}`,
+      );
+    }
+  }
   const removers: (() => void)[] = [];
   try {
     for (const signal of signals) {

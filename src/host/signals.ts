@@ -25,10 +25,12 @@ export const SHUTDOWN_SIGNALS: readonly string[] = Object.freeze(["SIGINT", "SIG
  * runtime worker, listen on the host thread instead: the host delivers
  * signals to its main thread.
  *
- * Cancel-safe: cancelled, it removes its listeners (the signals' default
- * action returns once no listener is left; on Deno a signal that was once
- * listened for stays caught, see docs/findings.md). Throws a `TypeError` for
- * an empty list or a name the host does not know. Halts outside a task.
+ * Cancel-safe: cancelled, it removes its listeners, and once no listener is
+ * left the signal's default action returns (it ends the process again;
+ * checked on both hosts). Throws a `TypeError` for an empty list or a name
+ * that is not a catchable signal (`SIGHUP`, `SIGINT`, `SIGQUIT`, `SIGTERM`,
+ * `SIGUSR1`, `SIGUSR2`, `SIGALRM`, `SIGCHLD`, `SIGCONT`, `SIGTSTP`,
+ * `SIGTTIN`, `SIGTTOU`, `SIGWINCH`, `SIGPIPE`). Halts outside a task.
  *
  * @example
  * ```ts
