@@ -52,15 +52,18 @@ function* acceptLoop(listener: TcpListener): Task<void> {
 }
 
 /** Serves until SIGINT/SIGTERM; returns the signal's name. */
-function* serve(port: number, host: string): Task<string> {
-  const listener = TcpListener.bind({ hostname: host, port });
-  console.log(`listening on ${formatSocketAddr(listener.localAddr)}`);
+function* serve(listener: TcpListener): Task<string> {
   yield* spawn(acceptLoop(listener)); // closes the listener when it ends
   return yield* untilSignal(); // SIGINT or SIGTERM
 }
 
 const [port = "7000", host = "127.0.0.1"] = args();
-// When serve returns, runAsync cancels the tasks it spawned: the accept loop
-// and every connection, whose finally blocks close their sockets.
-const signal = await runAsync(serve(Number(port), host));
+const listener = TcpListener.bind({ hostname: host, port: Number(port) });
+// runAsync runs the task up to its first wait before it returns: the signal
+// listeners are in place before the line below announces the server. When
+// serve returns, runAsync cancels the tasks it spawned: the accept loop and
+// every connection, whose finally blocks close their sockets.
+const stopped = runAsync(serve(listener));
+console.log(`listening on ${formatSocketAddr(listener.localAddr)}`);
+const signal = await stopped;
 console.log(`${signal}: shut down, ${closed} connections closed, ${open} left open`);

@@ -153,14 +153,17 @@ function* acceptLoop(listener: TcpListener): Task<void> {
 }
 
 /** Serves until SIGINT/SIGTERM; returns the signal's name. */
-function* serve(port: number, host: string): Task<string> {
-  const listener = TcpListener.bind({ hostname: host, port });
-  console.log(`listening on ${formatSocketAddr(listener.localAddr)}`);
+function* serve(listener: TcpListener): Task<string> {
   yield* spawn(acceptLoop(listener)); // closes the listener when it ends
   return yield* untilSignal();
 }
 
 const [port = "8080", host = "127.0.0.1"] = args();
-// When serve returns, runAsync cancels the accept loop and every connection.
-const signal = await runAsync(serve(Number(port), host));
+const listener = TcpListener.bind({ hostname: host, port: Number(port) });
+// The signal listeners are in place once runAsync returns (it runs the task
+// up to its first wait); when serve returns, runAsync cancels the accept
+// loop and every connection.
+const stopped = runAsync(serve(listener));
+console.log(`listening on ${formatSocketAddr(listener.localAddr)}`);
+const signal = await stopped;
 console.log(`${signal}: shut down, ${closed} connections closed`);

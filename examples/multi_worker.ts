@@ -49,13 +49,16 @@ if (mode === "handoff") {
   }
   await bound(workers);
 }
-const shown = host.includes(":") ? `[${host}]` : host;
-console.log(`listening on ${shown}:${Atomics.load(board, ServerBoard.PORT)}`);
 for (const s of servers) s.catch(() => {}); // cancelled at shutdown
 
-// The host thread waits for a signal (through its event loop: runAsync),
-// then shuts down: the servers never end on their own, so no grace.
-const signal = await runAsync(untilSignal());
+// The host thread waits for a signal (through its event loop: runAsync runs
+// the task up to its first wait before it returns, so the signal listeners
+// are in place before the server is announced), then shuts down: the
+// servers never end on their own, so no grace.
+const stopped = runAsync(untilSignal());
+const shown = host.includes(":") ? `[${host}]` : host;
+console.log(`listening on ${shown}:${Atomics.load(board, ServerBoard.PORT)}`);
+const signal = await stopped;
 await runtime.shutdown({ graceMs: 0 });
 const listeners = Atomics.load(board, ServerBoard.FINALLY);
 console.log(`${signal}: shut down, listeners closed: ${listeners}`);

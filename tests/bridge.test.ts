@@ -161,6 +161,18 @@ test("runAsync resolves with the result, rejects with the error, and TypeError f
   await assert.rejects(runAsync(42 as unknown as Task<void>), TypeError);
 });
 
+test("runAsync runs the task up to its first wait before it returns the promise", async () => {
+  const steps: string[] = [];
+  const done = runAsync(function*(): Task<void> {
+    steps.push("first step");
+    yield* until(Promise.resolve());
+    steps.push("after the wait");
+  }());
+  steps.push("runAsync returned");
+  await done;
+  assert.deepEqual(steps, ["first step", "runAsync returned", "after the wait"]);
+});
+
 test("the other tasks of the thread keep running while one waits in until", async () => {
   const ticks = await runAsyncChecked(function*(): Task<number> {
     let ticks = 0;

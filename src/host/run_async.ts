@@ -25,8 +25,11 @@ import { HostTurns } from "./host_turns.ts";
  * no CPU. The blocking `run` is the fastest path for a program that is all
  * strom; use `runAsync` when the program also uses the host.
  *
- * When `task` ends, the root tasks it spawned that are still running are
- * cancelled (their `finally` blocks run) before the promise settles.
+ * The task starts at once: its steps up to its first wait run before
+ * `runAsync` returns the promise (so, e.g., a task's first `untilSignal` has
+ * its listeners in place by then). When `task` ends, the root tasks it
+ * spawned that are still running are cancelled (their `finally` blocks run)
+ * before the promise settles.
  *
  * Rejects with a `TypeError` if `task` is not a task. Halts
  * (`run-inside-task`) when called from inside a task or while `run` or
