@@ -3,14 +3,17 @@
 // runs bench/bridge/bridge.ts once per case, host and reactor (each in its
 // own child process) and prints one table. Not a test: it prints figures.
 //
-//   node bench/bridge/run.mjs [--quick] [--json FILE] [--cases until,wake,idle]
+//   node bench/bridge/run.mjs [--quick] [--json FILE] [--cases until,wake,idle,echo]
 //
-// The echo comparison (CPU per round trip under runAsync vs run) is in the
-// echo suite: `node bench/echo/run.mjs --servers strom-deno,strom-deno-run,strom-bun,strom-bun-run`.
+// Case `echo` runs the echo harness (bench/echo/run.mjs) on strom's echo
+// server under runAsync (examples/echo.ts) and under the blocking run
+// (bench/echo/strom_run.ts), at 1 and 64 connections: server CPU per round
+// trip, side by side in the same run.
 // Written for Node with no dependencies.
 
 import { spawnSync } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 const root = new URL("../..", import.meta.url).pathname;
@@ -24,15 +27,16 @@ const flag = (name) => {
   return i >= 0 ? argv[i + 1] : undefined;
 };
 const jsonFile = flag("--json");
-const cases = (flag("--cases") ?? "until,wake,idle").split(",");
+const cases = (flag("--cases") ?? "until,wake,idle,echo").split(",");
 const HOSTS = [
   ["deno", bin("deno"), ["run", "-A", "--no-check", script]],
   ["bun", bin("bun"), [script]],
 ];
 
 const results = [];
+let echo = [];
 const started = Date.now();
-for (const which of cases) {
+for (const which of cases.filter((c) => c !== "echo")) {
   for (const reactor of ["epoll", "poll"]) {
     for (const [host, cmd, args] of HOSTS) {
       const r = spawnSync(cmd, [...args, which, ...(quick ? ["--quick"] : [])], {
@@ -48,6 +52,30 @@ for (const which of cases) {
         console.error(`${host} ${which} ${reactor}: failed: ${r.stderr}`);
       }
     }
+  }
+}
+
+if (cases.includes("echo")) {
+  const tmp = mkdtempSync(join(tmpdir(), "strom-bridge-"));
+  try {
+    const file = join(tmp, "echo.json");
+    const servers = "strom-deno,strom-deno-run,strom-bun,strom-bun-run";
+    const r = spawnSync(process.execPath, [
+      join(root, "bench", "echo", "run.mjs"),
+      "--servers",
+      servers,
+      "--conns",
+      "1,64",
+      "--no-rss",
+      "--no-syscalls",
+      ...(quick ? ["--quick"] : []),
+      "--json",
+      file,
+    ], { cwd: root, stdio: ["ignore", "ignore", "inherit"], timeout: 900_000 });
+    if (r.status === 0) echo = JSON.parse(readFileSync(file, "utf8")).results ?? [];
+    else console.error(`echo harness failed (exit ${r.status})`);
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
   }
 }
 
@@ -88,6 +116,22 @@ for (const r of results) {
     ]);
   }
 }
+for (const host of ["deno", "bun"]) {
+  for (const conns of [1, 64]) {
+    const a = echo.find((e) => e.server === `strom-${host}` && e.conns === conns);
+    const b = echo.find((e) => e.server === `strom-${host}-run` && e.conns === conns);
+    if (!a || !b) continue;
+    rows.push([
+      host,
+      "epoll",
+      `TCP echo, ${conns} conn${conns > 1 ? "s" : ""}: server CPU per round trip`,
+      `runAsync ${f(a.server_cpu_us_per_rt, 2)} µs`,
+      `run: ${f(b.server_cpu_us_per_rt, 2)} µs (${
+        f(a.server_cpu_us_per_rt / b.server_cpu_us_per_rt, 2)
+      }x)`,
+    ]);
+  }
+}
 const head = ["host", "reactor", "case", "strom", "host's own way / note"];
 const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
 const line = (cells) => cells.map((c, i) => c.padEnd(widths[i])).join("  ").trimEnd();
@@ -95,4 +139,6 @@ console.log(line(head));
 console.log(widths.map((w) => "-".repeat(w)).join("  "));
 for (const row of rows) console.log(line(row));
 console.log(`# total ${Math.round((Date.now() - started) / 1000)} s`);
-if (jsonFile !== undefined) writeFileSync(jsonFile, JSON.stringify(results, null, 2) + "\n");
+if (jsonFile !== undefined) {
+  writeFileSync(jsonFile, JSON.stringify({ results, echo }, null, 2) + "\n");
+}
