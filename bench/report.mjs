@@ -810,6 +810,18 @@ function renderBridge(data, _ctx) {
       }
     }
   }
+  for (const [host, hostName] of HOSTS) {
+    const a = (data.gateway ?? []).find((g) => g.id === `strom-${host}`);
+    const b = (data.gateway ?? []).find((g) => g.id === `peer-${host}`);
+    if (!a || !b) continue;
+    rows.push([
+      "examples/gateway.ts under wrk (32 conns): req/s; gateway CPU per request",
+      host,
+      "epoll",
+      `${fmtInt(a.rps)}; ${sig(a.cpuUsPerRequest)} µs`,
+      `${hostName}.serve + fetch: ${fmtInt(b.rps)}; ${sig(b.cpuUsPerRequest)} µs`,
+    ]);
+  }
   md.push(
     mdTable(["figure", "host", "reactor", "strom", "host's own way"], rows, [
       "l",

@@ -3,12 +3,14 @@
 // runs bench/bridge/bridge.ts once per case, host and reactor (each in its
 // own child process) and prints one table. Not a test: it prints figures.
 //
-//   node bench/bridge/run.mjs [--quick] [--json FILE] [--cases until,wake,idle,echo]
+//   node bench/bridge/run.mjs [--quick] [--json FILE] [--cases until,wake,idle,echo,gateway]
 //
 // Case `echo` runs the echo harness (bench/echo/run.mjs) on strom's echo
 // server under runAsync (examples/echo.ts) and under the blocking run
 // (bench/echo/strom_run.ts), at 1 and 64 connections: server CPU per round
-// trip, side by side in the same run.
+// trip, side by side in the same run. Case `gateway` runs
+// bench/bridge/gateway.mjs: examples/gateway.ts against the same gateway on
+// Deno.serve/Bun.serve + fetch, under wrk.
 // Written for Node with no dependencies.
 
 import { spawnSync } from "node:child_process";
@@ -27,7 +29,7 @@ const flag = (name) => {
   return i >= 0 ? argv[i + 1] : undefined;
 };
 const jsonFile = flag("--json");
-const cases = (flag("--cases") ?? "until,wake,idle,echo").split(",");
+const cases = (flag("--cases") ?? "until,wake,idle,echo,gateway").split(",");
 const HOSTS = [
   ["deno", bin("deno"), ["run", "-A", "--no-check", script]],
   ["bun", bin("bun"), [script]],
@@ -35,8 +37,9 @@ const HOSTS = [
 
 const results = [];
 let echo = [];
+let gateway = [];
 const started = Date.now();
-for (const which of cases.filter((c) => c !== "echo")) {
+for (const which of cases.filter((c) => c !== "echo" && c !== "gateway")) {
   for (const reactor of ["epoll", "poll"]) {
     for (const [host, cmd, args] of HOSTS) {
       const r = spawnSync(cmd, [...args, which, ...(quick ? ["--quick"] : [])], {
@@ -74,6 +77,23 @@ if (cases.includes("echo")) {
     ], { cwd: root, stdio: ["ignore", "ignore", "inherit"], timeout: 900_000 });
     if (r.status === 0) echo = JSON.parse(readFileSync(file, "utf8")).results ?? [];
     else console.error(`echo harness failed (exit ${r.status})`);
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+if (cases.includes("gateway")) {
+  const tmp = mkdtempSync(join(tmpdir(), "strom-bridge-"));
+  try {
+    const file = join(tmp, "gateway.json");
+    const r = spawnSync(process.execPath, [
+      join(root, "bench", "bridge", "gateway.mjs"),
+      ...(quick ? ["--quick"] : []),
+      "--json",
+      file,
+    ], { cwd: root, stdio: ["ignore", "ignore", "inherit"], timeout: 600_000 });
+    if (r.status === 0) gateway = JSON.parse(readFileSync(file, "utf8"));
+    else console.error(`gateway benchmark failed (exit ${r.status})`);
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }
@@ -132,6 +152,20 @@ for (const host of ["deno", "bun"]) {
     ]);
   }
 }
+for (const host of ["deno", "bun"]) {
+  const a = gateway.find((g) => g.id === `strom-${host}`);
+  const b = gateway.find((g) => g.id === `peer-${host}`);
+  if (!a || !b) continue;
+  rows.push([
+    host,
+    "epoll",
+    "gateway under wrk (32 conns): req/s; CPU per request",
+    `${f(a.rps)} req/s; ${f(a.cpuUsPerRequest, 1)} µs`,
+    `${host === "deno" ? "Deno" : "Bun"}.serve+fetch: ${f(b.rps)} req/s; ${
+      f(b.cpuUsPerRequest, 1)
+    } µs`,
+  ]);
+}
 const head = ["host", "reactor", "case", "strom", "host's own way / note"];
 const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
 const line = (cells) => cells.map((c, i) => c.padEnd(widths[i])).join("  ").trimEnd();
@@ -140,5 +174,5 @@ console.log(widths.map((w) => "-".repeat(w)).join("  "));
 for (const row of rows) console.log(line(row));
 console.log(`# total ${Math.round((Date.now() - started) / 1000)} s`);
 if (jsonFile !== undefined) {
-  writeFileSync(jsonFile, JSON.stringify({ results, echo }, null, 2) + "\n");
+  writeFileSync(jsonFile, JSON.stringify({ results, echo, gateway }, null, 2) + "\n");
 }
