@@ -18,7 +18,7 @@
 
 // deno-lint-ignore-file no-explicit-any
 import { POLLFD_SIZE, TIMESPEC_SIZE } from "./constants.ts";
-import { host } from "./host.ts";
+import { host, LIBC_PATH } from "./host.ts";
 import { encodeTimespec } from "./structs.ts";
 
 const g = globalThis as any;
@@ -67,7 +67,7 @@ class DenoPoller implements Poller {
 
   constructor() {
     // A library handle of its own: `nonblocking` is a property of the symbol.
-    this.#lib = g.Deno.dlopen("libc.so.6", {
+    this.#lib = g.Deno.dlopen(LIBC_PATH, {
       ppoll: {
         parameters: ["buffer", "u32", "buffer", "buffer"],
         result: "i32",
