@@ -11,6 +11,9 @@
 
 export { SysError } from "./src/ffi/errors.ts";
 export { hardwareConcurrency, host, hostArgs as args } from "./src/ffi/mod.ts";
+export { runAsync } from "./src/host/run_async.ts";
+export { SHUTDOWN_SIGNALS, untilSignal } from "./src/host/signals.ts";
+export { until, type UntilSource } from "./src/host/until.ts";
 export type { ReactorKind } from "./src/io/reactor.ts";
 export {
   ACCEPT_BACKOFF_MS,

@@ -31,7 +31,8 @@
  * @module
  */
 
-import { libc } from "../ffi/mod.ts";
+import { closeOffThreadPoller, libc } from "../ffi/mod.ts";
+import { HostTurns } from "../host/host_turns.ts";
 import type { ReactorKind } from "../io/reactor.ts";
 import { initThreadScheduler } from "../sched/current.ts";
 import { Ending, type Scheduler, type TaskRecord } from "../sched/scheduler.ts";
@@ -130,10 +131,12 @@ async function main(init: WorkerInit): Promise<void> {
   try {
     worker.cancelAll();
     worker.flush(); // the endings of the cancelled tasks
+    await worker.endHostTurns();
   } finally {
     // Even if a cancelled task's finally threw: sockets the tasks left open
     // end with the worker, and the host hears that it exited.
     scheduler.closeOwned();
+    closeOffThreadPoller();
     control.detach(index);
     scheduler.reactor.close();
     scope.postMessage({ t: "exited" });
@@ -144,6 +147,9 @@ class WorkerLoop {
   // Free slots of this worker's row in the running-ids table.
   readonly #free: number[] = [];
   #crashing = false;
+
+  // Turns that leave the JS thread free, while tasks wait in `until`.
+  #hostTurns: HostTurns | null = null;
 
   // Endings not yet posted to the host (see flush).
   #outbox: DoneItem[] = [];
@@ -156,6 +162,8 @@ class WorkerLoop {
   ) {
     for (let s = control.maxTasksPerWorker - 1; s >= 0; s--) this.#free.push(s);
     scheduler.beforeWait = () => this.flush();
+    // The loop awaits host turns while tasks wait in `until`.
+    scheduler.hostLoop = true;
   }
 
   /**
@@ -225,7 +233,13 @@ class WorkerLoop {
           continue;
         }
       }
-      scheduler.turn(maySleep ? Infinity : 0);
+      if (scheduler.hostWaits > 0) {
+        // Tasks wait for host promises: the event loop must run (see host_turns.ts).
+        const pending = (this.#hostTurns ??= new HostTurns(scheduler)).turn(null, maySleep);
+        if (pending !== undefined) await pending;
+      } else {
+        scheduler.turn(maySleep ? Infinity : 0);
+      }
       this.flush(); // (also flushed before the turn's kernel wait)
       control.setIdle(index, false);
     }
@@ -290,5 +304,14 @@ class WorkerLoop {
   /** Cancels every task still running (their finally blocks run); they end as cancelled. */
   cancelAll(): void {
     this.scheduler.cancelRoots();
+  }
+
+  /** Ends the host turns' kernel wait, if one is in flight, and closes their fd. */
+  async endHostTurns(): Promise<void> {
+    const turns = this.#hostTurns;
+    if (turns === null) return;
+    this.#hostTurns = null;
+    await turns.settle();
+    turns.close();
   }
 }
