@@ -156,6 +156,34 @@ test("nested time-outs: the one that runs out throws from its own frame", () => 
   assert.equal(threadScheduler().timers.size, 0, "no timer left behind");
 });
 
+test("a time-out caught deep in a task lets every caller above it go on", () => {
+  // The catching frame returns without waiting again: the frames above it
+  // must resume normally (a time-out delivered by return() from the task's
+  // top would end them all).
+  function* forward(): Operation<string> {
+    try {
+      yield* timeout(1, sleep(60_000));
+      return "200";
+    } catch (error) {
+      return error instanceof TimeoutError ? "504" : "other";
+    }
+  }
+  const log: string[] = [];
+  const r = runChecked(function*() {
+    const a = yield* function*() {
+      const v = yield* forward();
+      log.push(v);
+      return v + "!";
+    }();
+    log.push(a);
+    yield* sleep(1);
+    return "the root went on";
+  }());
+  assert.equal(r, "the root went on");
+  assert.deepEqual(log, ["504", "504!"]);
+  assert.equal(threadScheduler().timers.size, 0, "no timer left behind");
+});
+
 test("cancelling a task inside a timeout cancels it (no TimeoutError), even right after its time-out fired", () => {
   const scheduler = threadScheduler();
   runChecked(function*() {

@@ -113,6 +113,16 @@ export interface Closeable {
   close(): void;
 }
 
+/** A time-out that ran out, as {@linkcode Scheduler.unwind} takes it. */
+export interface Expiry {
+  /**
+   * Ends the timed operation with `return()` at its suspension point (its
+   * `finally` blocks run); called inside the task's step, before the expiry
+   * is thrown into the task.
+   */
+  close(): void;
+}
+
 /** What a child task tells when it ends: its group (see `group.ts`). */
 export interface ChildObserver {
   /** Called once, when `child` has ended. */
@@ -364,29 +374,23 @@ export class Scheduler {
   }
 
   /**
-   * The time-out `marker` (a `timeout` of src/time) ran out: if `task` waits,
-   * it is queued to be unwound with `return()` from its suspension point, so
-   * the `finally` blocks of the timed operation run (as if it were
-   * cancelled) up to the `timeout` frame, which sees {@linkcode unwinding}
-   * is its own marker and throws its `TimeoutError` from there.
+   * The time-out `expiry` (a `timeout` of src/time) ran out: if `task`
+   * waits, it is queued; at its step, `expiry.close()` first ends the timed
+   * operation (its `finally` blocks run, as in a cancellation), then
+   * `expiry` itself is thrown into the task, down its `yield*` chain to the
+   * `timeout` frame that owns it, which throws `TimeoutError` from there.
    *
    * Returns false, changing nothing, when the task does not wait (it was
    * woken first in this turn): the caller tries again once it waits.
    */
-  unwind(task: TaskRecord, marker: object): boolean {
+  unwind(task: TaskRecord, expiry: Expiry): boolean {
     const flags = task.flags;
     if ((flags & STATE) !== WAITING) return false;
-    task.value = marker;
+    task.value = expiry;
     task.flags = (flags & ~(STATE | RESUME_THROWS)) | READY | RESUME_UNWINDS;
     this.ready.push(task);
     return true;
   }
-
-  /**
-   * While a task is being unwound for a time-out: that time-out's marker
-   * (see {@linkcode unwind}); the `timeout` frame that owns it clears it.
-   */
-  unwinding: object | null = null;
 
   /**
    * {@linkcode resume} from a host callback (a settled promise): if the
@@ -413,24 +417,17 @@ export class Scheduler {
       } else if ((flags & RESUME_THROWS) !== 0) {
         r = task.gen.throw(value);
       } else {
-        this.unwinding = value as object;
-        r = task.gen.return(undefined);
+        // A time-out ran out (see unwind): end the timed operation, then
+        // throw the expiry down to its `timeout` frame.
+        (value as Expiry).close();
+        r = task.gen.throw(value);
       }
     } catch (error) {
       this.current = null;
-      this.unwinding = null;
       this.#finish(task, Ending.Threw, error);
       return;
     }
     this.current = null;
-    if (this.unwinding !== null) {
-      // Unwound for a time-out and not through its `timeout` frame: a
-      // finally block on the way waited (or returned the task) instead.
-      this.unwinding = null;
-      if (!r.done) {
-        halt(Rule.WaitDuringCancel, `task ${task.id} waited in a finally block while timing out`);
-      }
-    }
     if (r.done) {
       this.#finish(task, Ending.Returned, r.value);
     } else if (r.value !== SUSPEND) {

@@ -6,9 +6,10 @@
 
 import type { Waiter } from "../io/reactor.ts";
 import { currentTask } from "../sched/current.ts";
-import type { Scheduler, TaskRecord } from "../sched/scheduler.ts";
+import type { Expiry, TaskRecord } from "../sched/scheduler.ts";
 import type { HeapEntry } from "../sched/timer_heap.ts";
 import type { Operation, Task } from "../sched/types.ts";
+import { halt, Rule } from "../sched/usage.ts";
 import { checkDurationMs } from "./duration.ts";
 
 /** Thrown by {@linkcode timeout} when the time ran out first. */
@@ -29,18 +30,24 @@ const REARM_MS = 0.001;
 
 /**
  * The timer of one `timeout` call, owned by the calling task (no child task,
- * no group). When it fires while the task waits, the scheduler unwinds the
- * task with `return()` (see `Scheduler.unwind`): the timed operation's
- * `finally` blocks run, innermost first, as for a cancellation, up to the
- * `timeout` frame that owns this guard, which then throws `TimeoutError`.
+ * no group), and itself the heap entry (no Timer object per call). When it
+ * fires while the task waits, the scheduler queues the task (see
+ * `Scheduler.unwind`); at its step, {@linkcode close} ends the timed
+ * operation with `return()` at its suspension point (its `finally` blocks
+ * run, innermost first, its `catch` blocks do not: a cancellation), then
+ * the guard is thrown into the task. It travels down the `yield*` chain
+ * (every frame above the `timeout` frame is delegating, so none of their
+ * `catch` blocks sees it) to the `timeout` frame, whose operation is over,
+ * so it comes straight back there and becomes `TimeoutError`: to every
+ * frame above, `yield* timeout(...)` threw.
+ *
  * If the task was already woken in the same turn, the guard fires again at
  * the next look at the timers (the operation may still finish first).
- * The guard is itself the heap entry: no Timer object per call.
  */
-class TimeoutGuard implements HeapEntry<Waiter> {
+class TimeoutGuard implements HeapEntry<Waiter>, Expiry {
   heapIndex = -1;
 
-  constructor(readonly task: TaskRecord, deadline: number) {
+  constructor(readonly task: TaskRecord, readonly op: Task<unknown>, deadline: number) {
     task.scheduler.timers.add(deadline, this);
   }
 
@@ -56,6 +63,23 @@ class TimeoutGuard implements HeapEntry<Waiter> {
       // Due again just after this firing pass (which fires what is due at
       // its one clock reading), so at the next look at the timers.
       scheduler.timers.add(scheduler.now() + REARM_MS, this);
+    }
+  }
+
+  /** Ends the timed operation: `return()` where it waits. */
+  close(): void {
+    const task = this.task;
+    let r: IteratorResult<unknown, unknown>;
+    try {
+      r = this.op.return(undefined);
+    } catch (error) {
+      // A finally block of the timed-out operation threw: nobody else sees
+      // that error (the caller gets TimeoutError), so it is reported.
+      task.scheduler.onUnjoinedError(error, task.id);
+      return;
+    }
+    if (!r.done) {
+      halt(Rule.WaitDuringCancel, `task ${task.id} waited in a finally block while timing out`);
     }
   }
 }
@@ -85,27 +109,13 @@ export function* timeout<T>(ms: number, task: Task<T>): Operation<T> {
   const me = currentTask("timeout");
   if (ms === Infinity) return yield* task;
   const scheduler = me.scheduler;
-  const guard = new TimeoutGuard(me, scheduler.now() + ms);
+  const guard = new TimeoutGuard(me, task, scheduler.now() + ms);
   try {
     return yield* task;
   } catch (error) {
-    // A finally block of the task threw while it was unwound for this
-    // time-out: nobody else sees that error.
-    if (scheduler.unwinding !== guard) throw error;
-    scheduler.unwinding = null;
-    scheduler.onUnjoinedError(error, me.id);
-    throw new TimeoutError(ms);
+    if (error === guard) throw new TimeoutError(ms);
+    throw error;
   } finally {
     scheduler.timers.cancel(guard);
-    // The time-out turns the unwinding (a return) into this throw.
-    // deno-lint-ignore no-unsafe-finally
-    if (timedOut(scheduler, guard)) throw new TimeoutError(ms);
   }
-}
-
-// Whether `guard`'s time-out is unwinding the task now; clears the mark.
-function timedOut(scheduler: Scheduler, guard: TimeoutGuard): boolean {
-  if (scheduler.unwinding !== guard) return false;
-  scheduler.unwinding = null;
-  return true;
 }
