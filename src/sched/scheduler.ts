@@ -420,6 +420,10 @@ export class Scheduler {
         // A time-out ran out (see unwind): end the timed operation, then
         // throw the expiry down to its `timeout` frame.
         (value as Expiry).close();
+        // A wake-up a finally block of the closed operation caused was for
+        // that operation: it must not resume whatever the task waits in next.
+        task.flags &= ~(WOKEN_WHILE_RUNNING | RESUME_THROWS);
+        task.value = undefined;
         r = task.gen.throw(value);
       }
     } catch (error) {
@@ -646,9 +650,10 @@ export class Scheduler {
    * One turn of the loop: run the ready tasks, fire due timers, then, if no
    * task is ready, wait in the kernel until the next deadline (or
    * `maxWaitMs`, if smaller) for I/O. While tasks stay ready the turn does
-   * not wait: the reactor is polled every {@linkcode FAIR_INTERVAL} task
-   * steps instead (see runReady). Returns before waiting if `until` has
-   * ended. Timers that come due during the wait fire in the next turn.
+   * not wait: timers and the reactor are looked at between task steps
+   * instead (see runReady and fairCheck). Returns before waiting if `until`
+   * has ended. Timers that come due during the wait fire in the next turn:
+   * a turn reads the clock once.
    */
   turn(maxWaitMs = Infinity, until: TaskRecord | null = null): void {
     this.runReady();
