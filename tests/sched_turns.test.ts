@@ -18,9 +18,14 @@ import {
   yieldNow,
 } from "../mod.ts";
 import { libc } from "../src/ffi/mod.ts";
+import { rootTask } from "../src/runtime/root_task.ts";
+import { Runtime } from "../src/runtime/runtime.ts";
 import { threadScheduler } from "../src/sched/current.ts";
 import { FAIR_INTERVAL } from "../src/sched/scheduler.ts";
+import { spinUntil, submitTwice } from "./fixtures/sched_tasks.ts";
 import { runChecked } from "./helpers/fds.ts";
+
+const SCHED_TASKS = new URL("./fixtures/sched_tasks.ts", import.meta.url);
 
 function* value<T>(v: T): Operation<T> {
   return v;
@@ -57,6 +62,24 @@ test("while tasks stay ready, the wake fd is still polled: another thread's door
   } finally {
     scheduler.externalHolds--;
     scheduler.onExternalWake = null;
+  }
+});
+
+test("a submit waiting for room is woken on its worker although a task there loops on yieldNow", async () => {
+  // Issue 9 item 3 on a real runtime: the room opens (the worker takes the
+  // first queued task) and the worker's eventfd rings, but its ready queue
+  // never empties. Before fair turns the eventfd was never polled, so the
+  // spinner gave up after limitMs and only then did the submit go on.
+  const board = new Int32Array(new SharedArrayBuffer(16));
+  const rt = await Runtime.create({ workers: 1, maxTasksPerWorker: 4, queueCapacity: 1 });
+  try {
+    const spinner = rt.spawn(rootTask(SCHED_TASKS, spinUntil, board, 0, 20_000));
+    const submitter = rt.spawn(rootTask(SCHED_TASKS, submitTwice, board, 0));
+    await submitter;
+    assert.equal(await spinner, true, "the submit went on while the spinner still spun");
+  } finally {
+    Atomics.store(board, 0, 1);
+    await rt.close();
   }
 });
 
