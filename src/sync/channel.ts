@@ -109,7 +109,7 @@ export class Channel<T> {
     currentTask("send");
     for (;;) {
       if (this.trySend(value)) return;
-      const entry = yield* waitIn(this.#senders, "send", () => this.#releaseRoom());
+      const entry = yield* waitIn(this.#senders, "send", { giveBack: () => this.#releaseRoom() });
       if (entry.granted) {
         this.#reserved--; // the room reserved for us
         if (this.#closed) throw new ChannelClosedError();
@@ -141,7 +141,7 @@ export class Channel<T> {
     for (;;) {
       const r = this.tryRecv();
       if (r !== null) return r;
-      const entry = yield* waitIn(this.#receivers, "recv", (h) => this.#giveBack(h));
+      const entry = yield* waitIn(this.#receivers, "recv", { giveBack: (h) => this.#giveBack(h) });
       if (entry.granted) {
         this.#handed--;
         this.#roomOpened();

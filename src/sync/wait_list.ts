@@ -26,6 +26,8 @@ export class Waiter<G> {
   released = false;
   /** What was granted (a value, or a count of permits). */
   grant: G | undefined = undefined;
+  /** Permits collected so far while still waiting (a semaphore's head waiter). */
+  partial = 0;
   prev: Waiter<G> | null = null;
   next: Waiter<G> | null = null;
   /** Whether it is linked into a list. */
@@ -98,22 +100,34 @@ export class WaitList<G> {
   }
 }
 
+/** What a primitive does at the edges of a wait (see {@linkcode waitIn}). */
+export interface WaitHooks<G> {
+  /** A waiter cancelled after it was granted gives the grant back (must not wait). */
+  giveBack?: (grant: G) => void;
+  /** Right after the waiter is queued, before it suspends. */
+  queued?: (entry: Waiter<G>) => void;
+  /** A waiter cancelled while still waiting was unlinked. */
+  unlinked?: (entry: Waiter<G>) => void;
+}
+
 /**
  * Suspends the calling task in `list` until it is granted or released, and
- * returns its entry (read `granted`/`grant`). Cancelled: an entry still
- * waiting unlinks itself; one that was granted calls `giveBack` with its
- * grant (it must not wait: it runs in a `finally` during cancellation).
+ * returns its entry (read `granted`/`grant`). `want` is what it asks for (a
+ * semaphore's permits). Cancelled: an entry still waiting unlinks itself
+ * (then `hooks.unlinked`); one that was granted calls `hooks.giveBack` with
+ * its grant (it runs in a `finally` during cancellation: it must not wait).
  * Halts outside a task.
  */
 export function* waitIn<G>(
   list: WaitList<G>,
   op: string,
-  giveBack: (grant: G) => void,
+  hooks: WaitHooks<G> = {},
   want = 1,
 ): Operation<Waiter<G>> {
   const task = beginWait(op);
   const entry = new Waiter<G>(task, want);
   list.push(entry);
+  hooks.queued?.(entry);
   let resumed = false;
   try {
     yield SUSPEND;
@@ -123,8 +137,11 @@ export function* waitIn<G>(
     if (!resumed) {
       if (entry.granted) {
         entry.granted = false;
-        giveBack(entry.grant as G);
-      } else list.unlink(entry);
+        hooks.giveBack?.(entry.grant as G);
+      } else {
+        list.unlink(entry);
+        hooks.unlinked?.(entry);
+      }
     }
   }
 }
