@@ -40,6 +40,7 @@ export {
   type SpawnResult,
   WorkerCrashedError,
 } from "./src/runtime/runtime.ts";
+export { SharedChannel, type SharedChannelOptions } from "./src/runtime/shared_channel.ts";
 export {
   RuntimeShutdownError,
   shutdownRuntime,
