@@ -28,15 +28,11 @@ const CLONE = 3; // v8.serialize (the structured clone algorithm)
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
+// The encoding of a value that is not a number (numbers go into the ring
+// as they are: `SharedRing.tryPushNumber`).
 function encode(value: unknown): [number, Uint8Array] {
   if (value instanceof Uint8Array) return [BYTES, value];
   if (typeof value === "string") return [STRING, encoder.encode(value)];
-  if (typeof value === "number") {
-    // A fresh buffer: a send that waits keeps its encoding meanwhile.
-    const bytes = new Uint8Array(8);
-    new Float64Array(bytes.buffer)[0] = value;
-    return [NUMBER, bytes];
-  }
   try {
     return [CLONE, serialize(value)];
   } catch (error) {
@@ -50,11 +46,13 @@ function encode(value: unknown): [number, Uint8Array] {
 
 function decode(record: RingRecord): unknown {
   const { tag, payload } = record;
+  if (tag === NUMBER) return record.number;
   if (tag === BYTES) return payload;
-  if (tag === STRING) return decoder.decode(payload);
-  if (tag === NUMBER) return new Float64Array(payload.buffer, 0, 1)[0];
-  return deserialize(payload);
+  if (tag === STRING) return decoder.decode(payload!);
+  return deserialize(payload!);
 }
+
+const NO_BYTES = new Uint8Array(0);
 
 // This thread's waiting tasks of one channel (shared by every SharedChannel
 // object on this thread that wraps the same buffer).
@@ -234,11 +232,11 @@ export class SharedChannel<T> {
    */
   *send(value: T): Operation<void> {
     const ctx = need("send");
-    const [tag, bytes] = this.#encode(value);
+    const [tag, bytes] = typeof value === "number" ? [NUMBER, NO_BYTES] : this.#encode(value);
     for (;;) {
-      if (this.#push(ctx, tag, bytes)) return;
+      if (this.#push(ctx, tag, bytes, value)) return;
       this.#ring.announceWait(Side.Send, ctx.index);
-      if (this.#push(ctx, tag, bytes)) return;
+      if (this.#push(ctx, tag, bytes, value)) return;
       withWaiters.add(this.#local);
       yield* waitIn(this.#local.send, "send");
     }
@@ -250,8 +248,9 @@ export class SharedChannel<T> {
    */
   trySend(value: T): boolean {
     const ctx = need("trySend");
+    if (typeof value === "number") return this.#push(ctx, NUMBER, NO_BYTES, value);
     const [tag, bytes] = this.#encode(value);
-    return this.#push(ctx, tag, bytes);
+    return this.#push(ctx, tag, bytes, 0);
   }
 
   /**
@@ -307,8 +306,10 @@ export class SharedChannel<T> {
     return encoded;
   }
 
-  #push(ctx: WorkerContext, tag: number, bytes: Uint8Array): boolean {
-    const r = this.#ring.tryPush(tag, bytes);
+  #push(ctx: WorkerContext, tag: number, bytes: Uint8Array, value: unknown): boolean {
+    const r = tag === NUMBER
+      ? this.#ring.tryPushNumber(tag, value as number)
+      : this.#ring.tryPush(tag, bytes);
     if (r === "sent") {
       this.#wake(ctx, Side.Recv);
       return true;
@@ -320,8 +321,9 @@ export class SharedChannel<T> {
   #pop(ctx: WorkerContext): IteratorResult<T, undefined> | null {
     const record = this.#ring.tryPop();
     if (record !== null) {
+      const value = decode(record) as T; // before the record is reused
       this.#wake(ctx, Side.Send);
-      return { done: false, value: decode(record) as T };
+      return { done: false, value };
     }
     return this.#ring.closed && this.#ring.length === 0 ? { done: true, value: undefined } : null;
   }
