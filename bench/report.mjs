@@ -76,6 +76,13 @@ const SUITES = [
       run: (quick) => runRuntimeScripts(quick),
     },
   },
+  {
+    id: "sync",
+    title: "Synchronization",
+    issue: 13,
+    entry: "bench/sync/run.mjs",
+    render: renderSync,
+  },
 ];
 for (const id of opts.only ?? []) {
   if (!SUITES.some((s) => s.id === id)) {
@@ -857,6 +864,50 @@ function renderRuntime(data, ctx) {
   }
   ctx.chart("runtime.png", row, "Multi-worker runtime: 1 vs 2 workers (higher is better)");
   return { md, targets };
+}
+
+// ---- suite: synchronization (issue 13) ----------------------------------------------------
+
+function renderSync(data) {
+  const rs = data.results ?? [];
+  const md = [
+    "bench/sync/local.ts (one thread) and bench/sync/cross.ts (threads) on each host. Channel",
+    "figures are one producer and one consumer, numbers unless stated; a `SharedChannel` is",
+    "bounded (capacity 1024), the postMessage and MessageChannel peers are not (their queue",
+    "grows). Each figure is one run on a shared 2-core machine: compare within a row group.",
+    "",
+  ];
+  const rows = [];
+  for (const [host, hostName] of HOSTS) {
+    for (const r of rs.filter((x) => x.host === host && x.bench === "local")) {
+      rows.push([
+        r.what + (r.note ? ` (${r.note.replace(/^per /, "")})` : ""),
+        hostName,
+        r.unit === "ns" ? fmtNs(r.value) : `${fmtInt(r.value)} msgs/s`,
+      ]);
+    }
+    for (const kind of ["number", "64 bytes"]) {
+      const cross = rs.filter((x) => x.host === host && x.bench === "cross" && x.kind === kind);
+      const shared = cross.find((x) => x.what.includes("2 workers"));
+      for (const r of cross) {
+        const ratio = shared && r !== shared && !r.what.startsWith("SharedChannel")
+          ? ` (SharedChannel across 2 workers: ${vs(1 / shared.value, 1 / r.value)})`
+          : "";
+        rows.push([`${r.what}, ${kind}`, hostName, `${fmtInt(r.value)} msgs/s${ratio}`]);
+      }
+    }
+    for (const r of rs.filter((x) => x.host === host && x.bench === "stress")) {
+      rows.push([
+        `SharedChannel stress: ${r.what}, ${fmtInt(r.messages)} messages`,
+        hostName,
+        `${fmtInt(r.value)} msgs/s; exactly once: ${
+          r.exactlyOnce ? "yes" : "NO"
+        }; out of order: ${r.outOfOrder}`,
+      ]);
+    }
+  }
+  md.push(mdTable(["figure", "host", "measured"], rows, ["l", "l", "r"]), "");
+  return { md, targets: [] };
 }
 
 // ---- running ------------------------------------------------------------------------------
