@@ -54,7 +54,9 @@ import { waitIn, WaitList } from "./wait_list.ts";
 export class TaskSet<T> {
   readonly #owner: TaskRecord;
   readonly #scheduler: Scheduler;
-  readonly #running = new Set<TaskRecord>();
+  // The running tasks; each one's `groupIndex` is its place here (the set is
+  // its group), so removal is a swap with the last: no hashing per task.
+  readonly #running: TaskRecord[] = [];
   readonly #finished = new ReadyQueue<TaskRecord>();
   // Results a cancelled joinNext gave back: joined before #finished.
   readonly #returned: TaskRecord[] = [];
@@ -74,7 +76,7 @@ export class TaskSet<T> {
 
   /** Tasks in the set: running, or finished and not joined yet. */
   get size(): number {
-    return this.#running.size + this.#finished.length + this.#returned.length;
+    return this.#running.length + this.#finished.length + this.#returned.length;
   }
 
   /** Whether the set was closed (or its owner ended). */
@@ -95,7 +97,8 @@ export class TaskSet<T> {
     }
     const record = this.#scheduler.spawn(task, false);
     record.group = this.#observer;
-    this.#running.add(record);
+    record.groupIndex = this.#running.length;
+    this.#running.push(record);
     return record.id;
   }
 
@@ -128,7 +131,7 @@ export class TaskSet<T> {
   tryJoinNext(): IteratorResult<T, undefined> | null {
     const task = this.#returned.length > 0 ? this.#returned.shift() : this.#finished.shift();
     if (task !== undefined) return outcome(task);
-    return this.#running.size === 0 ? { done: true, value: undefined } : null;
+    return this.#running.length === 0 ? { done: true, value: undefined } : null;
   }
 
   /**
@@ -158,13 +161,17 @@ export class TaskSet<T> {
   }
 
   #childDone(task: TaskRecord): void {
-    this.#running.delete(task);
+    const last = this.#running.pop() as TaskRecord;
+    if (last !== task) {
+      this.#running[task.groupIndex] = last;
+      last.groupIndex = task.groupIndex;
+    }
     if (this.#discarding || this.#closed) {
       this.#report(task);
       return;
     }
     if (!this.#joiners.grantNext(task)) this.#finished.push(task);
-    if (this.#running.size === 0) this.#joiners.releaseAll(); // nothing more will come
+    if (this.#running.length === 0) this.#joiners.releaseAll(); // nothing more will come
   }
 
   // A joinNext cancelled after it was handed `task`.
