@@ -881,7 +881,7 @@ function renderSync(data) {
   for (const [host, hostName] of HOSTS) {
     for (const r of rs.filter((x) => x.host === host && x.bench === "local")) {
       rows.push([
-        r.what + (r.note ? ` (${r.note.replace(/^per /, "")})` : ""),
+        r.what + (r.note ? ` (${r.note})` : ""),
         hostName,
         r.unit === "ns" ? fmtNs(r.value) : `${fmtInt(r.value)} msgs/s`,
       ]);
@@ -1053,9 +1053,9 @@ function main() {
     opts.quick
       ? "\n**Quick run** (`--quick`): smaller sizes and shorter windows than the real benchmarks; a smoke test, not figures to quote.\n"
       : "",
-    "All suites ran in this one run, one after the other (never two at once), on this machine;",
-    "each compares strom with its peers inside the same suite run. Figures from other machines or",
-    "other runs are not comparable with these.",
+    opts.from
+      ? "Re-rendered from the suites' saved figures (`--from`): each suite's figures come from its own run (see each section), on this machine; each compares strom with its peers inside that suite run. Figures from other machines or runs are not comparable with these."
+      : "All suites ran in this one run, one after the other (never two at once), on this machine;\neach compares strom with its peers inside the same suite run. Figures from other machines or\nother runs are not comparable with these.",
     "",
     "## Machine and versions",
     "",

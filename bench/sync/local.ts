@@ -114,7 +114,7 @@ const rows: [string, string][] = [
   ["Semaphore acquire (no wait) + release", `${(best(acquireMs) * 1e6 / N).toFixed(0)} ns`],
   [
     "Semaphore hand-over, 2 tasks, 1 permit",
-    `${(best(contendedMs) * 1e6 / N).toFixed(0)} ns per acquire (incl. a yieldNow)`,
+    `${(best(contendedMs) * 1e6 / N).toFixed(0)} ns per acquire, incl. a yieldNow`,
   ],
   ["TaskSet spawn + joinNext", `${(best(taskSetMs) * 1e6 / TASKS).toFixed(0)} ns per task`],
   [
