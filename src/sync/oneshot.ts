@@ -32,7 +32,7 @@ class Slot<T> {
   state = EMPTY;
   value: T | undefined = undefined;
   receiverClosed = false;
-  readonly waiters = new WaitList<true>();
+  readonly waiters: WaitList<true> = new WaitList<true>();
 }
 
 /**
