@@ -78,6 +78,12 @@ export interface Reactor {
   wait(timeoutNs: number): boolean;
   /** The eventfd another thread writes to end a {@linkcode wait}. */
   readonly wakeFd: number;
+  /**
+   * The backend's own fd besides the wake fd (epoll's epoll fd), or -1. A
+   * runtime publishes it so that the host can close it for a worker whose
+   * thread died without closing its reactor.
+   */
+  readonly ownFd: number;
   /** Closes the backend's own fds. */
   close(): void;
 }
