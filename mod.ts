@@ -35,7 +35,13 @@ export {
   UdpSocket,
   UnexpectedEofError,
 } from "./src/net/mod.ts";
-export { type RootTask, rootTask } from "./src/runtime/root_task.ts";
+export {
+  OwnedFd,
+  ownedFd,
+  type RootTask,
+  rootTask,
+  type RootTaskArgs,
+} from "./src/runtime/root_task.ts";
 export {
   Runtime,
   type RuntimeOptions,
