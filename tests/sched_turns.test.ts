@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import {
   Channel,
+  interval,
   now,
   type Operation,
   run,
@@ -289,6 +290,8 @@ test("durations that are not numbers are TypeErrors, never coerced", () => {
     () => run(sleep("1000" as unknown as number)),
     /sleep: ms must be a number of milliseconds, got a string \("1000"\)/,
   );
+  assert.throws(() => interval("100" as unknown as number), TypeError);
+  assert.throws(() => interval(100, { start: "5" as unknown as number }), TypeError);
   assert.throws(() => run(sleep(-1)), RangeError);
   assert.throws(() => run(sleep(NaN)), RangeError);
   assert.throws(() => run(timeout(-5, value(1))), RangeError);

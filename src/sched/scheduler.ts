@@ -165,6 +165,11 @@ export class TaskRecord implements Waiter {
    * position in the scheduler's timer heap, or -1 (see `sleep`).
    */
   heapIndex = -1;
+  /**
+   * Called once when the task ends, before its joiners and group hear of it
+   * (a task set cancels the tasks its owner left behind: `sync/task_set.ts`).
+   */
+  endHooks: Set<() => void> | null = null;
 
   constructor(
     readonly scheduler: Scheduler,
@@ -183,6 +188,14 @@ export class TaskRecord implements Waiter {
   /** Whether the task is on the JS stack right now. */
   get running(): boolean {
     return (this.flags & STATE) === RUNNING;
+  }
+
+  /** A child's position in its group or task set (the same field as `slot`). */
+  get groupIndex(): number {
+    return this.slot;
+  }
+  set groupIndex(i: number) {
+    this.slot = i;
   }
 
   /** A root task (run/spawn) rather than a child of a group. */
@@ -501,6 +514,7 @@ export class Scheduler {
     task.value = result;
     this.tasks.remove(task.id);
     if ((flags & ROOT) !== 0) this.#unlinkRoot(task);
+    if (task.endHooks !== null) runEndHooks(task);
     const joiners = task.joiners;
     if (joiners !== null) {
       task.joiners = null;
@@ -692,6 +706,12 @@ export class Scheduler {
       this.cancel(t);
     }
   }
+}
+
+function runEndHooks(task: TaskRecord): void {
+  const hooks = task.endHooks as Set<() => void>;
+  task.endHooks = null;
+  for (const hook of hooks) hook();
 }
 
 // Marks a generator strom has taken: giving one again (started or finished)
