@@ -28,6 +28,7 @@ import { runChecked } from "./helpers/fds.ts";
 
 const SCHED_TASKS = new URL("./fixtures/sched_tasks.ts", import.meta.url);
 
+// deno-lint-ignore require-yield
 function* value<T>(v: T): Operation<T> {
   return v;
 }

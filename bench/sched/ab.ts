@@ -40,7 +40,7 @@ const shapes: [string, number][] = args.length
 const reps = 7;
 for (const [shape, n] of shapes) {
   const best: Record<string, { wall: number; cpu: number; bare?: number }> = {};
-  for (const [name, s] of [["base", base], ["new", next]] as const) s[shape](n / 10); // warm
+  for (const s of [base, next]) s[shape](n / 10); // warm
   for (let r = 0; r < reps; r++) {
     for (
       const [name, s]

@@ -144,7 +144,6 @@ async function withTimeout<T>(ms: number, op: Promise<T>): Promise<T> {
   }
 }
 
-// deno-lint-ignore require-await
 async function yieldOnce(): Promise<void> {
   await null;
 }
