@@ -293,6 +293,10 @@ test("durations that are not numbers are TypeErrors, never coerced", () => {
   );
   assert.throws(() => interval("100" as unknown as number), TypeError);
   assert.throws(() => interval(100, { start: "5" as unknown as number }), TypeError);
+  assert.throws(
+    () => run(timeout(10, 42 as unknown as Operation<number>)),
+    /timeout: expected a task/,
+  );
   assert.throws(() => run(sleep(-1)), RangeError);
   assert.throws(() => run(sleep(NaN)), RangeError);
   assert.throws(() => run(timeout(-5, value(1))), RangeError);
