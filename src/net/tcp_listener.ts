@@ -29,6 +29,7 @@ import { threadScheduler } from "../sched/current.ts";
 import type { Scheduler } from "../sched/scheduler.ts";
 import type { Operation } from "../sched/types.ts";
 import { type AddrLike, localAddrOf, toSocketAddr } from "./addr.ts";
+import { namedTarget, nameNeedsLookup } from "./resolve.ts";
 import { openSocketFd, setIntOption, sockAddrBytes, SocketCore } from "./socket.ts";
 import { TcpStream } from "./tcp_stream.ts";
 
@@ -179,6 +180,8 @@ export class TcpListener {
  * TcpListener.bind} is this with the calling thread's scheduler.
  */
 export function bindOn(scheduler: Scheduler, addr: AddrLike, options: ListenOptions): TcpListener {
+  const named = namedTarget(addr);
+  if (named !== null) throw nameNeedsLookup("TcpListener.bind", named);
   const target = toSocketAddr(addr);
   const backlog = options.backlog ?? 1024;
   if (!Number.isInteger(backlog) || backlog < 0) {

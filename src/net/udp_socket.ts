@@ -25,6 +25,7 @@ import {
 import { threadScheduler } from "../sched/current.ts";
 import type { Operation } from "../sched/types.ts";
 import { type AddrLike, localAddrOf, peerAddrOf, toSocketAddr } from "./addr.ts";
+import { namedTarget, nameNeedsLookup, resolveNamed } from "./resolve.ts";
 import { openSocketFd, sockAddrBytes, SocketCore } from "./socket.ts";
 
 /** What {@linkcode UdpSocket.recvFrom} returns. */
@@ -76,6 +77,8 @@ export class UdpSocket {
    * ```
    */
   static bind(addr: AddrLike): UdpSocket {
+    const named = namedTarget(addr);
+    if (named !== null) throw nameNeedsLookup("UdpSocket.bind", named);
     const target = toSocketAddr(addr);
     const [sa, saLen] = sockAddrBytes(target);
     threadScheduler(); // created before the fd, so its failure leaks nothing
@@ -110,7 +113,10 @@ export class UdpSocket {
   *sendTo(buf: Uint8Array, addr: AddrLike): Operation<number> {
     const core = this.#core;
     const task = core.task("sendTo");
-    const [sa, saLen] = this.#target(addr);
+    const named = namedTarget(addr);
+    const [sa, saLen] = this.#target(
+      named === null ? addr : (yield* resolveNamed(named, this.#family === "ipv4" ? 4 : 6))[0],
+    );
     if (buf.length > MAX_IO_LEN) throw new RangeError(`sendTo: datagram too large: ${buf.length}`);
     const source = core.source;
     for (;;) {
@@ -166,6 +172,8 @@ export class UdpSocket {
    */
   connect(addr: AddrLike): void {
     this.#core.checkSync("connect");
+    const named = namedTarget(addr);
+    if (named !== null) throw nameNeedsLookup("UdpSocket.connect", named);
     const [sa, saLen] = this.#target(addr);
     if (libc.connect(this.#core.fd, sa, saLen) < 0) throw sysError("connect", libc.errno());
   }
