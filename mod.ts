@@ -61,5 +61,6 @@ export { JoinHandle, spawn } from "./src/sched/spawn.ts";
 export type { Operation, Suspend, Task, TaskResults } from "./src/sched/types.ts";
 export { HALT_EXIT_CODE, Rule, type RuleName } from "./src/sched/usage.ts";
 export { Channel, ChannelClosedError } from "./src/sync/channel.ts";
+export { Deadline } from "./src/time/deadline.ts";
 export { now, sleep, sleepUntil, yieldNow } from "./src/time/sleep.ts";
 export { timeout, TimeoutError } from "./src/time/timeout.ts";
