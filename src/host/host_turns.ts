@@ -16,7 +16,13 @@
  * @module
  */
 
-import { PollFds, POLLIN, pollOffThread, yieldToHostLoop } from "../ffi/mod.ts";
+import {
+  PollFds,
+  POLLIN,
+  pollOffThread,
+  prepareOffThreadPoller,
+  yieldToHostLoop,
+} from "../ffi/mod.ts";
 import { WakeFd } from "../io/wake_fd.ts";
 import type { Scheduler, TaskRecord } from "../sched/scheduler.ts";
 import { halt, Rule } from "../sched/usage.ts";
@@ -56,6 +62,10 @@ export class HostTurns {
 
   constructor(readonly scheduler: Scheduler) {
     this.#sliceStart = scheduler.now();
+    // Bun: the helper Worker of the off-thread wait starts now, not at the
+    // first idle moment, which a server flooded with connections may reach
+    // only once every fd is taken (Bun then ends the process).
+    prepareOffThreadPoller();
   }
 
   /**
