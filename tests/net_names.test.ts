@@ -27,6 +27,7 @@ import {
   until,
   yieldNow,
 } from "../mod.ts";
+import { host } from "../src/ffi/mod.ts";
 import { type ResolvedAddress, setResolverForTesting } from "../src/net/resolve.ts";
 import { threadScheduler } from "../src/sched/current.ts";
 import { connectByNameOnWorker } from "./fixtures/names_tasks.ts";
@@ -350,4 +351,22 @@ test("on a runtime worker: lookupHost and connect by name", async () => {
     await rt.close();
     listener.close();
   }
+});
+
+test("finding: the hosts' resolver errors differ (Bun's does not name the host); ResolveError does on both", async () => {
+  const raw = await lookup(UNKNOWN, { all: true }).then(() => null, (e: unknown) => e);
+  const e = raw as { code?: unknown; hostname?: unknown; message?: unknown; errno?: unknown };
+  assert.equal(e.code, "ENOTFOUND"); // (here; EAI_AGAIN where DNS is unreachable)
+  if (host === "deno") {
+    assert.equal(e.hostname, UNKNOWN);
+    assert.match(String(e.message), new RegExp(UNKNOWN.replace(/\./g, "\\.")));
+    assert.equal(e.errno, -3008); // libuv's UV_ENOTFOUND
+  } else {
+    assert.equal(e.hostname, undefined);
+    assert.equal(String(e.message), "getaddrinfo ENOTFOUND");
+    assert.equal(e.errno, 4);
+  }
+  const error = await runAsync(thrown(() => lookupHost(`${UNKNOWN}:1`)));
+  assert.ok(error instanceof ResolveError);
+  assert.equal(error.message, `cannot resolve host name "${UNKNOWN}": ENOTFOUND`);
 });

@@ -162,7 +162,12 @@ export function* resolveNamed(
     answers = yield* until(resolver(target.hostname, family));
   } catch (error) {
     const code = (error as { code?: unknown } | null)?.code;
-    const text = typeof code === "string" ? code : String(error);
+    // Deno without --allow-net refuses getaddrinfo itself, with EPERM.
+    const text = code === "EPERM"
+      ? "EPERM (the host refused to resolve: on Deno, allow it with --allow-net)"
+      : typeof code === "string"
+      ? code
+      : String(error);
     throw new ResolveError(target.hostname, typeof code === "string" ? code : "EUNKNOWN", text, {
       cause: error,
     });

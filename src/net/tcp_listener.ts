@@ -72,6 +72,11 @@ export class TcpListener {
    * picks a free one, see {@linkcode localAddr}) and starts listening. The
    * listener belongs to the calling thread. May be called outside a task.
    *
+   * Takes IP addresses (and `"localhost"`, 127.0.0.1) only: it cannot wait
+   * for the resolver. For a host name, resolve it first inside a task under
+   * `runAsync`: `TcpListener.bind((yield* lookupHost("myhost:8080"))[0])`;
+   * a name given here is a `TypeError` that says so.
+   *
    * Throws a `SysError` (`EADDRINUSE`, `EACCES`, `EADDRNOTAVAIL`, ...), and a
    * `TypeError`/`RangeError` for a bad address or backlog. Nothing leaks on
    * failure.

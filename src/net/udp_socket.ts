@@ -69,7 +69,9 @@ export class UdpSocket {
   /**
    * Binds a UDP socket to `addr` (port 0: a free port) on the calling
    * thread. Throws a `SysError` (`EADDRINUSE`, ...) or a `TypeError`/
-   * `RangeError` for a bad address. May be called outside a task.
+   * `RangeError` for a bad address. May be called outside a task. Takes IP
+   * addresses (and `"localhost"`) only: resolve a host name first with
+   * `lookupHost` (a name given here is a `TypeError` that says so).
    *
    * @example
    * ```ts
@@ -109,6 +111,12 @@ export class UdpSocket {
    * (`EMSGSIZE` for a datagram too large, ...), a `TypeError` for an address
    * of the other family. Cancel safety: cancelled while waiting, nothing was
    * sent. Halts outside a task, after close, or from another thread.
+   *
+   * A host name is resolved first (the first address of the socket's
+   * family), through the host's resolver, on every call: to send many
+   * datagrams, resolve once with `lookupHost` and pass the address. A name
+   * that does not resolve throws `ResolveError`; under the blocking `run()`
+   * a name throws `ResolveError` with code `"ENOHOSTLOOP"`.
    */
   *sendTo(buf: Uint8Array, addr: AddrLike): Operation<number> {
     const core = this.#core;
@@ -167,8 +175,9 @@ export class UdpSocket {
   /**
    * Sets the default peer: {@linkcode send} and {@linkcode recv} then use
    * it, and datagrams from anyone else are dropped by the kernel. Throws a
-   * `SysError` or a `TypeError` for an address of the other family. Halts
-   * after close or from another thread.
+   * `SysError` or a `TypeError` for an address of the other family, or for
+   * a host name (resolve it first with `lookupHost`). Halts after close or
+   * from another thread.
    */
   connect(addr: AddrLike): void {
     this.#core.checkSync("connect");
