@@ -86,6 +86,9 @@ export class HostTurns {
       if (until !== null && until.done) return undefined;
       if (s.ready.length === 0 && s.hostWaits > 0) {
         this.#checkpoints++;
+        // The slice holds here too: a task looping on settled promises
+        // would otherwise keep the host loop (its timers, its I/O) waiting.
+        if (s.now() - this.#sliceStart >= HOST_SLICE_MS) return this.#yield();
         return Promise.resolve();
       }
     }
@@ -111,7 +114,10 @@ export class HostTurns {
       // Promises that already settled run their callbacks (and queue their
       // tasks) at the next microtask checkpoint: take it before a kernel wait.
       await null;
-      if (s.ready.length > 0) return;
+      if (s.ready.length > 0) {
+        if (s.now() - this.#sliceStart >= HOST_SLICE_MS) await this.#yield();
+        return;
+      }
     }
     let timeoutNs = -1;
     if (s.timers.size > 0) {
