@@ -66,6 +66,10 @@ export class EpollReactor extends WaiterBook implements Reactor {
     return this.#wake.fd;
   }
 
+  get ownFd(): number {
+    return this.#epfd;
+  }
+
   #add(fd: number, events: number, data: number): void {
     encodeEpollEvent(events, data, this.#ctl);
     check(libc.epoll_ctl(this.#epfd, EPOLL_CTL_ADD, fd, this.#ctl), "epoll_ctl", libc);

@@ -39,6 +39,8 @@ export class PollReactor extends WaiterBook implements Reactor {
     return this.#wake.fd;
   }
 
+  readonly ownFd = -1;
+
   register(fd: number): IoSource {
     return new IoSource(fd, this);
   }

@@ -88,6 +88,12 @@ export interface Reactor {
   watchFds(out: PollFds): number;
   /** The eventfd another thread writes to end a {@linkcode wait}. */
   readonly wakeFd: number;
+  /**
+   * The backend's own fd besides the wake fd (epoll's epoll fd), or -1. A
+   * runtime publishes it so that the host can close it for a worker whose
+   * thread died without closing its reactor.
+   */
+  readonly ownFd: number;
   /** Closes the backend's own fds. */
   close(): void;
 }
