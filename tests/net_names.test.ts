@@ -10,6 +10,7 @@ import { readFileSync } from "node:fs";
 import { test } from "node:test";
 import {
   awaitAll,
+  awaitAny,
   formatSocketAddr,
   lookupHost,
   ResolveError,
@@ -329,6 +330,23 @@ test("cancelled mid-resolution: returns at once, opens nothing, the late answer 
     globalThis.removeEventListener("unhandledrejection", onUnhandled);
   }
   assert.deepEqual(unhandled, []);
+});
+
+test("cancelled mid-resolution with the host's resolver: the late answer is dropped, nothing leaks", async () => {
+  const [winner, later] = await runAsyncChecked(function*(): Task<[number, string[]]> {
+    // The other child ends at its first step, while the resolver works.
+    const first = yield* awaitAny<unknown>([
+      lookupHost(`${NAME}:1`),
+      function*(): Task<string> {
+        return "first";
+      }(),
+    ]);
+    // The answer arrives meanwhile and goes nowhere; the name still resolves.
+    yield* until(new Promise((resolve) => setTimeout(resolve, 20)));
+    return [first.index, (yield* lookupHost(`${NAME}:1`)).map((a) => a.address)];
+  }());
+  assert.equal(winner, 1);
+  assert.deepEqual(later, HOSTS.addresses);
 });
 
 test("on a runtime worker: lookupHost and connect by name", async () => {
