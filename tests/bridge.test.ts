@@ -26,7 +26,7 @@ import {
 import { threadScheduler } from "../src/sched/current.ts";
 import { fetchOnWorker, hostTimerOnWorker, waitForever } from "./fixtures/bridge_tasks.ts";
 import { assertHalts, runScenario } from "./helpers/child.ts";
-import { fdTable, openFds } from "./helpers/fds.ts";
+import { fdTable, openFds, settledLeaks } from "./helpers/fds.ts";
 
 // This thread's off-thread poller lives as long as the thread, like its
 // reactor (on Bun a helper Worker, with its own event loop's two fds): start
@@ -81,17 +81,6 @@ async function upstream(): Promise<
         server.close(() => resolve());
       }),
   };
-}
-
-/** The fd count once it equals `expected` (threads close theirs as they end), or after 5 s. */
-async function settledFds(expected: number): Promise<number> {
-  const deadline = performance.now() + 5000;
-  let n = openFds();
-  while (n !== expected && performance.now() < deadline) {
-    await new Promise((resolve) => setTimeout(resolve, 5));
-    n = openFds();
-  }
-  return n;
 }
 
 /** Resolves `p`, or rejects after `ms` with `what` (a generous bound: a hang, not a timing). */
@@ -401,7 +390,7 @@ test("halts: runAsync while run drives the thread", () => {
 
 test("until on a runtime worker: the worker's tasks run and its host timers fire meanwhile", async () => {
   const tasks = new URL("./fixtures/bridge_tasks.ts", import.meta.url);
-  const before = openFds();
+  const before = fdTable();
   const rt = await Runtime.create({ workers: 1 });
   const up = await upstream();
   try {
@@ -422,5 +411,5 @@ test("until on a runtime worker: the worker's tasks run and its host timers fire
     await up.close();
   }
   // The worker's off-thread poller (on Bun a helper Worker of its own) ended with it.
-  assert.equal(await settledFds(before), before, "open fds after the runtime ended");
+  assert.deepEqual(await settledLeaks(before), [], "fds left open after the runtime ended");
 });

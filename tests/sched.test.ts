@@ -131,7 +131,9 @@ test("a detached task runs to its end; run cancels what is left when its root en
         log.push("leftover cancelled");
       }
     }());
-    yield* sleep(1);
+    // The detached task ends on its own while the root still runs (waiting
+    // for that, not sleeping: a busy machine can outlast a short sleep).
+    for (let turn = 0; turn < 100 && log.length === 0; turn++) yield* yieldNow();
     log.push("root done");
   }());
   assert.deepEqual(log, ["detached done", "root done", "leftover cancelled"]);
@@ -256,17 +258,23 @@ test("a yield* chain 1000 deep resumes and returns", () => {
 
 test("cancelling a parent cancels its children first, at every level, finally blocks counted", () => {
   const order: string[] = [];
+  let leavesAsleep = 0;
   function* level(depth: number, name: string): Operation<void> {
     try {
-      if (depth === 0) yield* sleep(60_000);
-      else yield* awaitAll(level(depth - 1, name + "L"), level(depth - 1, name + "R"));
+      if (depth === 0) {
+        leavesAsleep++;
+        yield* sleep(60_000);
+      } else yield* awaitAll(level(depth - 1, name + "L"), level(depth - 1, name + "R"));
     } finally {
       order.push(name);
     }
   }
   runChecked(function*() {
     const root = yield* spawn(level(3, "r"));
-    yield* sleep(1);
+    // The tree takes a few turns to grow: cancel once all 8 leaves sleep
+    // (not after a sleep, which a busy machine can outlast by those turns).
+    for (let turn = 0; turn < 100 && leavesAsleep < 8; turn++) yield* yieldNow();
+    assert.equal(leavesAsleep, 8);
     root.cancel();
   }());
   assert.equal(order.length, 15, "every task of a depth-3 binary tree ran its finally");

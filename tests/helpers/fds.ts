@@ -45,3 +45,46 @@ export function runChecked<T>(task: Task<T>): T {
     assert.deepEqual(leaked, [], `fds opened by the test and still open (count before: ${count})`);
   }
 }
+
+/**
+ * What `after` holds that `before` did not. Named objects (sockets, pipes,
+ * files: their link names a unique inode) are compared fd by fd, and an fd
+ * that was open before and closed meanwhile is not counted against the test:
+ * the hosts open and close fds of their own at times of their own (a socket
+ * Deno opens and closes some 30-300 ms after a first child process; Bun's
+ * lazily closed child stdio). Anonymous objects (`anon_inode:[eventfd]`,
+ * `[eventpoll]`, ...) have no identity in the link, and Deno swaps the two it
+ * keeps after a Worker for a later Worker's at new numbers, so those are
+ * compared as counts per kind: more than before is a leak.
+ */
+export function newFds(before: Map<string, string>, after: Map<string, string>): string[] {
+  const leaked: string[] = [];
+  const anon = new Map<string, number>();
+  for (const what of before.values()) {
+    if (what.startsWith("anon_inode:")) anon.set(what, (anon.get(what) ?? 0) + 1);
+  }
+  for (const [fd, what] of after) {
+    if (what.startsWith("anon_inode:")) anon.set(what, (anon.get(what) ?? 0) - 1);
+    else if (before.get(fd) !== what) leaked.push(`${fd} -> ${what}`);
+  }
+  for (const [what, n] of anon) if (n < 0) leaked.push(`${-n} more ${what}`);
+  return leaked;
+}
+
+/**
+ * {@linkcode newFds} since `before`, read until there are none or `limitMs`
+ * has passed: for checks after something the host cleans up asynchronously
+ * (a Worker's own event-loop fds close a little after `terminate()`). The
+ * wait ends on the event (the last new fd gone); a real leak is reported.
+ */
+export async function settledLeaks(
+  before: Map<string, string>,
+  limitMs = 10_000,
+): Promise<string[]> {
+  const deadline = performance.now() + limitMs;
+  for (;;) {
+    const leaked = newFds(before, fdTable());
+    if (leaked.length === 0 || performance.now() > deadline) return leaked;
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
