@@ -37,7 +37,7 @@ export function runScenario(
   const r = spawnSync(cmd, argv, {
     encoding: "utf8",
     timeout: 30_000,
-    env: { ...process.env, NO_COLOR: "1", ...env },
+    env: { ...process.env, NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1", ...env },
   });
   return { code: r.status, signal: r.signal, stdout: r.stdout ?? "", stderr: r.stderr ?? "" };
 }
