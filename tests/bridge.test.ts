@@ -10,6 +10,7 @@ import process from "node:process";
 import { test } from "node:test";
 import {
   awaitAll,
+  awaitAny,
   rootTask,
   runAsync,
   Runtime,
@@ -162,25 +163,35 @@ test("runAsync runs the task up to its first wait before it returns the promise"
   assert.deepEqual(steps, ["first step", "runAsync returned", "after the wait"]);
 });
 
+// The tests below wait for events (ticks counted, a timer fired), not for a
+// stretch of time in which they hope enough happened: on a busy machine a
+// 2 ms host interval may run a handful of times in 300 ms, or not at all.
+// Each has a 10 s backstop that ends it when the feature is broken.
+const BACKSTOP_MS = 10_000;
+
 test("the other tasks of the thread keep running while one waits in until", async () => {
   const ticks = await runAsyncChecked(function*(): Task<number> {
     let ticks = 0;
     let waiting = true;
+    let release: () => void = () => {};
+    const released = new Promise<void>((resolve) => release = resolve);
+    // Without the bridge the ticker could not run: only the backstop ends the wait.
+    const backstop = setTimeout(release, BACKSTOP_MS);
     yield* awaitAll(
       function*(): Task<void> {
-        yield* until(new Promise((resolve) => setTimeout(resolve, 50)));
+        yield* until(released);
         waiting = false;
       }(),
       function*(): Task<void> {
         while (waiting) {
           yield* sleep(1);
-          ticks++;
+          if (++ticks === 5) release();
         }
       }(),
     );
+    clearTimeout(backstop);
     return ticks;
   }());
-  // Without the bridge the ticker could not run at all; 50 ms of 1 ms sleeps.
   assert.ok(ticks >= 5, `ticks while waiting: ${ticks}`);
 });
 
@@ -191,40 +202,49 @@ test("host timers fire while strom tasks keep busy (the host loop gets turns)", 
   const interval = setInterval(() => intervalTicks++, 2);
   try {
     await runAsync(function*(): Task<void> {
-      // 300 ms of strom work that never waits for the kernel.
-      const end = performance.now() + 300;
-      while (performance.now() < end) yield* yieldNow();
-      events.push("strom work done (300 ms)");
+      // strom work that never waits for the kernel, until the host's timers ran.
+      const end = performance.now() + BACKSTOP_MS;
+      while ((events.length === 0 || intervalTicks < 10) && performance.now() < end) {
+        yield* yieldNow();
+      }
+      events.push("strom work done");
     }());
   } finally {
     clearInterval(interval);
   }
-  assert.deepEqual(events, ["host timer (5 ms)", "strom work done (300 ms)"]);
-  assert.ok(intervalTicks >= 10, `a 2 ms host interval ran ${intervalTicks} times in 300 ms`);
+  assert.deepEqual(events, ["host timer (5 ms)", "strom work done"]);
+  assert.ok(intervalTicks >= 10, `a 2 ms host interval ran ${intervalTicks} times`);
 });
 
 test("host timers fire while a task loops on until of settled promises (the slice holds)", async () => {
   const events: string[] = [];
   setTimeout(() => events.push("host timer (5 ms)"), 5);
   await runAsync(function*(): Task<void> {
-    // 300 ms of waits on promises that settled already: no kernel wait, no
-    // ready task between them, only microtask checkpoints.
-    const end = performance.now() + 300;
-    while (performance.now() < end) yield* until(Promise.resolve());
-    events.push("strom work done (300 ms)");
+    // Waits on promises that settled already: no kernel wait, no ready task
+    // between them, only microtask checkpoints; until the host timer ran.
+    const end = performance.now() + BACKSTOP_MS;
+    while (events.length === 0 && performance.now() < end) yield* until(Promise.resolve());
+    events.push("strom work done");
   }());
-  assert.deepEqual(events, ["host timer (5 ms)", "strom work done (300 ms)"]);
+  assert.deepEqual(events, ["host timer (5 ms)", "strom work done"]);
 });
 
 test("host timers fire while strom sleeps (the kernel wait is off the JS thread)", async () => {
   let intervalTicks = 0;
-  const interval = setInterval(() => intervalTicks++, 2);
+  let fiveTicks: () => void = () => {};
+  const ticked = new Promise<void>((resolve) => fiveTicks = resolve);
+  const interval = setInterval(() => {
+    if (++intervalTicks === 5) fiveTicks();
+  }, 2);
   try {
-    await runAsync(sleep(100));
+    // The thread waits in the kernel (a timer far off) until the host's
+    // interval has run five times: were that wait on the JS thread, the
+    // interval could not run and the sleep would win after the backstop.
+    const r = await runAsync(awaitAny(sleep(BACKSTOP_MS), until(ticked)));
+    assert.equal(r.index, 1, `a 2 ms host interval ran ${intervalTicks} times`);
   } finally {
     clearInterval(interval);
   }
-  assert.ok(intervalTicks >= 5, `a 2 ms host interval ran ${intervalTicks} times in 100 ms`);
 });
 
 test("fetch inside a task, against a host-served upstream in this process", async () => {
@@ -403,7 +423,12 @@ test("until on a runtime worker: the worker's tasks run and its host timers fire
     assert.deepEqual(b, { status: 200, body: "hello from /w" });
     // A wait that never ends is cancelled at shutdown.
     const forever = assert.rejects(rt.spawn(rootTask(tasks, waitForever)), /cancelled/);
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    // Close once it runs (and waits), not after a sleep: queued, it would be
+    // refused at shutdown rather than cancelled.
+    const end = performance.now() + BACKSTOP_MS;
+    while (rt.stats().running[0] === 0 && performance.now() < end) {
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
     await rt.close();
     await forever;
   } finally {
