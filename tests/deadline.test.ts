@@ -51,8 +51,12 @@ test("reset on progress keeps a task alive past the limit; no progress then ends
     try {
       yield* d.guard(function*(): Task<void> {
         for (;;) {
-          if (n < 15) d.reset(200); // progress: 15 steps of 20 ms, 300 ms in all
-          yield* sleep(20);
+          // Progress: 60 steps of 10 ms, 600 ms in all, past the 500 ms limit.
+          // Each step has 50 times its length before the limit: a busy
+          // machine's stalls (a 200 ms limit over 20 ms steps was 10 times)
+          // must not read as no progress.
+          if (n < 60) d.reset(500);
+          yield* sleep(10);
           n++;
         }
       }());
@@ -61,7 +65,7 @@ test("reset on progress keeps a task alive past the limit; no progress then ends
     }
     return n;
   }());
-  assert.ok(steps >= 15, `steps before the time-out: ${steps}`);
+  assert.ok(steps >= 60, `steps before the time-out: ${steps}`);
 });
 
 test("moved earlier from another task: the guard ends at the new deadline", () => {
