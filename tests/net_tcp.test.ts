@@ -232,17 +232,22 @@ test("EOF arriving with the last data is seen (short read does not hide it)", ()
   runChecked(function*(): Task<void> {
     const [listener, addr] = listen();
     try {
+      let sent = false;
       yield* awaitAll(
         function*(): Task<void> {
           const conn = yield* listener.accept();
           // Data and FIN go out together, before the client reads at all.
           yield* conn.writeAll(new Uint8Array([9, 9, 9]));
           conn.close();
+          sent = true;
         }(),
         function*(): Task<void> {
           const conn = yield* TcpStream.connect(addr);
           try {
-            yield* sleep(20); // let data and FIN both arrive
+            // Read only once both were sent (on loopback they are queued to
+            // this socket by then): waiting for that, not sleeping 20 ms in
+            // the hope they were, which a busy machine can outlast.
+            while (!sent) yield* yieldNow();
             const buf = new Uint8Array(10);
             assert.equal(yield* conn.read(buf), 3);
             // Bounded: without the hang-up flag this read would wait forever.
