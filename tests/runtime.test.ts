@@ -223,8 +223,10 @@ test("at shutdown, spawns still waiting for room are rejected and counted as rej
       await until(board, Board.STARTED, 1);
       const queued = outcome(rt.spawn(rootTask(TASKS, gated, board, 1, gates.fds[1])));
       const waiting = outcome(rt.spawn(rootTask(TASKS, square, 4)));
-      // spawn first imports the module (async): wait until it waits for room.
-      for (let i = 0; i < 1000 && rt.stats().waitingForRoom === 0; i++) {
+      // spawn first imports the module (async): wait until it waits for room
+      // (a 10 s backstop, not 1000 polls: an import can take a while on a busy machine).
+      const end = performance.now() + 10_000;
+      while (rt.stats().waitingForRoom === 0 && performance.now() < end) {
         await new Promise((resolve) => setTimeout(resolve, 1));
       }
       assert.equal(rt.stats().waitingForRoom, 1);
