@@ -267,14 +267,27 @@ for (const { example, extra, send, line } of SHUTDOWNS) {
 }
 
 test("finding: Deno's ChildProcess.kill reports a child that caught the signal as killed by it", async () => {
-  const script = "trap 'echo caught' INT; sleep 0.3; exit 0";
+  // The signal goes once the trap is set (the child says so), not after
+  // 100 ms: a busy machine could start sh later than that, or end a fixed
+  // sleep before the signal came.
+  const script = "trap 'echo caught; exit 0' INT; echo ready; while :; do sleep 0.05; done";
   const ended = (useKill: boolean) =>
     new Promise<[number | null, string | null, string]>((resolve) => {
       const child = spawnProcess("sh", ["-c", script]);
       let out = "";
-      child.stdout!.setEncoding("utf8").on("data", (d: string) => (out += d));
-      setTimeout(() => useKill ? child.kill("SIGINT") : process.kill(child.pid!, "SIGINT"), 100);
-      child.on("close", (code, signal) => resolve([code, signal, out.trim()]));
+      let signalled = false;
+      child.stdout!.setEncoding("utf8").on("data", (d: string) => {
+        out += d;
+        if (!signalled && out.includes("ready\n")) {
+          signalled = true;
+          if (useKill) child.kill("SIGINT");
+          else process.kill(child.pid!, "SIGINT");
+        }
+      });
+      child.on(
+        "close",
+        (code, signal) => resolve([code, signal, out.replace("ready\n", "").trim()]),
+      );
     });
   assert.deepEqual(await ended(false), [0, null, "caught"]); // the truth, on every host
   const viaKill = await ended(true);
