@@ -38,7 +38,6 @@ export interface Libc {
 
   // --- sockets -----------------------------------------------------------
   socket(domain: number, type: number, protocol: number): number;
-  socketpair(domain: number, type: number, protocol: number, fds: Int32Array): number;
   bind(fd: number, addr: Bytes, addrLen: number): number;
   listen(fd: number, backlog: number): number;
   /** `addr`/`addrLen` may be null; `addrLen` holds a socklen_t (u32) in and out. */
@@ -80,8 +79,6 @@ export interface Libc {
   /** `writev(2)` gathering `bufs` (at most {@linkcode MAX_IOV}). */
   writev(fd: number, bufs: readonly Bytes[]): number;
   close(fd: number): number;
-  fcntl(fd: number, cmd: number, arg: number): number;
-  pipe2(fds: Int32Array, flags: number): number;
   eventfd(initval: number, flags: number): number;
 
   // --- readiness ---------------------------------------------------------
@@ -89,17 +86,20 @@ export interface Libc {
   /** `event` is one encoded epoll_event, or null for EPOLL_CTL_DEL. */
   epoll_ctl(epfd: number, op: number, fd: number, event: Bytes | null): number;
   epoll_wait(epfd: number, events: Bytes, maxEvents: number, timeoutMs: number): number;
-  /** `timeout` is an encoded timespec, or null to wait forever. */
-  epoll_pwait2(epfd: number, events: Bytes, maxEvents: number, timeout: Bytes | null): number;
+  /**
+   * `timeout` is an encoded timespec, or null to wait forever. Null when the
+   * C library lacks it (glibc < 2.35); it fails with `ENOSYS` on a kernel
+   * older than 5.11. Use `epoll_wait` then.
+   */
+  readonly epoll_pwait2:
+    | ((epfd: number, events: Bytes, maxEvents: number, timeout: Bytes | null) => number)
+    | null;
   poll(fds: Bytes, nfds: number, timeoutMs: number): number;
   /** `timeout` is an encoded timespec, or null to wait forever. */
   ppoll(fds: Bytes, nfds: number, timeout: Bytes | null): number;
 
   // --- time and process --------------------------------------------------
   clock_gettime(clock: number, timespec: Bytes): number;
-  getrlimit(resource: number, rlimit: Bytes): number;
-  setrlimit(resource: number, rlimit: Bytes): number;
-  getpid(): number;
   /** The kernel thread id of the caller (distinct per Worker). */
   gettid(): number;
   /** `_exit(2)`: ends the whole process at once, from any thread (no atexit, no flush). */
