@@ -382,3 +382,81 @@ test("docs/api.md documents exactly mod.ts's exports (regenerate: node scripts/a
     "docs/api.md is stale: run node scripts/api_doc.mjs",
   );
 });
+
+/**
+ * Runs `cmd args` in a pseudo-terminal (util-linux `script`), as a user at a
+ * shell would: Deno prompts for a missing permission only when it has a
+ * terminal. stdin stays open (a prompt would wait, not read EOF).
+ */
+function execInTerminal(cmd: string, args: string[], cwd: string): Promise<Exit> {
+  const line = [cmd, ...args].map((a) => `'${a.replaceAll("'", `'\\''`)}'`).join(" ");
+  return new Promise((resolve, reject) => {
+    const child = spawn("script", ["-qec", line, "/dev/null"], {
+      cwd,
+      env: childEnv({ STROM_REACTOR: "poll" }),
+      stdio: ["pipe", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout!.setEncoding("utf8").on("data", (s: string) => {
+      stdout += s;
+      if (/Allow\?/.test(stdout)) child.kill("SIGKILL"); // a prompt waits for an answer
+    });
+    child.stderr!.setEncoding("utf8").on("data", (s: string) => stderr += s);
+    const timer = setTimeout(() => {
+      stderr += "\n[killed: still running after 60 s]";
+      child.kill("SIGKILL");
+    }, 60_000);
+    child.on("error", reject);
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      child.stdin!.destroy();
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+// STROM_REACTOR is set (to a value strom would honour); without
+// --allow-env it is ignored, silently.
+test("deno run --allow-ffi (no -A) in a terminal: strom runs, no permission prompt", async () => {
+  await withTempDir("strom-perm-", async (dir) => {
+    writeFileSync(join(dir, "main.ts"), echoProgram(join(root, "mod.ts")));
+    const r = await execInTerminal(
+      bin("deno"),
+      ["run", "--allow-ffi", "--no-check", "main.ts"],
+      dir,
+    );
+    const out = r.stdout + r.stderr;
+    assert.doesNotMatch(out, /requests \S*\s*\S*env access/, `a permission prompt:\n${out}`);
+    assert.equal(r.code, 0, `exit code; output:\n${out}`);
+    assert.match(out, /^echo: ping from a user\r?$/m, out);
+  });
+});
+
+test("deno run with the flags the README gives for Runtime (--allow-ffi --allow-read) runs a root task", async () => {
+  await withTempDir("strom-perm-rt-", async (dir) => {
+    const mod = join(root, "mod.ts");
+    writeFileSync(
+      join(dir, "tasks.ts"),
+      `import { type Task } from "${mod}";\nexport function* square(n: number): Task<number> {\n  return n * n;\n}\n`,
+    );
+    writeFileSync(
+      join(dir, "main.ts"),
+      `import { rootTask, Runtime } from "${mod}";
+import { square } from "./tasks.ts";
+const runtime = await Runtime.create({ workers: 1 });
+console.log("square: " + await runtime.spawn(rootTask(new URL("./tasks.ts", import.meta.url), square, 7)));
+await runtime.shutdown();
+`,
+    );
+    const r = await execInTerminal(
+      bin("deno"),
+      ["run", "--allow-ffi", `--allow-read=${root},${dir}`, "--no-check", "main.ts"],
+      dir,
+    );
+    const out = r.stdout + r.stderr;
+    assert.doesNotMatch(out, /Deno requests/, `a permission prompt:\n${out}`);
+    assert.equal(r.code, 0, `exit code; output:\n${out}`);
+    assert.match(out, /^square: 49\r?$/m, out);
+  });
+});
