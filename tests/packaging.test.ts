@@ -269,7 +269,7 @@ async function pack(dir: string): Promise<{ tarball: string; files: string[] }> 
   return { tarball: join(dir, info.filename), files: info.files.map((f) => f.path).sort() };
 }
 
-test("npm pack ships mod.ts, src/ and the docs, and no tests, benchmarks or tooling", async () => {
+test("npm pack ships mod.ts, src/, the docs and examples, and no tests, benchmarks or tooling", async () => {
   await withTempDir("strom-pack-", async (dir) => {
     const { files } = await pack(dir);
     for (
@@ -281,22 +281,63 @@ test("npm pack ships mod.ts, src/ and the docs, and no tests, benchmarks or tool
         "src/sched/run.ts",
         "src/net/mod.ts",
         "src/ffi/mod.ts",
+        "examples/echo.ts",
       ]
     ) {
       assert.ok(files.includes(f), `${f} is packed; packed: ${files.join(", ")}`);
     }
     const stray = files.filter((f) =>
       !(f === "package.json" || f === "README.md" || f === "LICENSE" || f === "mod.ts"
-        || f.startsWith("src/")
-        || /^docs\/[^/]+\.md$/.test(f))
+        || f.startsWith("src/") || f.startsWith("examples/")
+        || /^docs\/[^/]+\.md$/.test(f) || /^docs\/benchmarks\/[^/]+\.(svg|json)$/.test(f))
     );
     assert.deepEqual(
       stray,
       [],
-      "files packed besides package.json, README, LICENSE, mod.ts, src/, docs/*.md",
+      "files packed besides package.json, README, LICENSE, mod.ts, src/, examples/, docs/*.md, docs/benchmarks/*.{svg,json}",
     );
     assert.ok(files.every((f) => !f.includes(".test.") && !f.includes("node_modules")));
   });
+});
+
+/** The relative link targets (`[text](target)`) of a markdown text, without their #fragment. */
+function relativeLinks(markdown: string): string[] {
+  const targets = [...markdown.matchAll(/\]\(([^)\s]+)\)/g)].map((m) => m[1] ?? "");
+  return targets
+    .filter((t) => !/^[a-z][a-z0-9+.-]*:/i.test(t) && !t.startsWith("#"))
+    .map((t) => t.replace(/#.*$/, ""));
+}
+
+test("every relative link in the packed README and docs resolves inside the npm package", async () => {
+  await withTempDir("strom-links-", async (dir) => {
+    const { files } = await pack(dir);
+    const packed = new Set(files);
+    const isDir = (p: string) => files.some((f) => f.startsWith(p.endsWith("/") ? p : p + "/"));
+    const broken: string[] = [];
+    let checked = 0;
+    for (const doc of files.filter((f) => f.endsWith(".md"))) {
+      const base = doc.includes("/") ? doc.slice(0, doc.lastIndexOf("/") + 1) : "";
+      for (const target of relativeLinks(readFileSync(join(root, doc), "utf8"))) {
+        const path = new URL(target, `file:///pkg/${base}`).pathname.slice("/pkg/".length);
+        checked++;
+        if (!packed.has(path) && !isDir(path)) broken.push(`${doc}: ${target}`);
+      }
+    }
+    assert.ok(checked >= 10, `links found: ${checked}`);
+    assert.deepEqual(broken, [], "links to files the package does not ship");
+  });
+});
+
+test("package.json states engines, os, cpu and repository", () => {
+  const engines = packageJson.engines as Record<string, string> | undefined;
+  assert.deepEqual(engines, { bun: ">=1.4.0", deno: ">=2.9.0" });
+  const pinned = readJson("package.json").devDependencies as Record<string, string>;
+  assert.ok(pinned.bun?.startsWith("1.4.") && pinned.deno?.startsWith("2.9."), "tested versions");
+  assert.deepEqual(packageJson.os, ["linux"]);
+  assert.deepEqual(packageJson.cpu, ["x64", "arm64"]);
+  const repo = packageJson.repository as { type?: string; url?: string } | undefined;
+  assert.equal(repo?.type, "git");
+  assert.match(repo?.url ?? "", /^git\+https:\/\/\S+\.git$/);
 });
 
 test("bun add of the packed tarball: a fresh project imports strom and runs an echo round trip", async () => {

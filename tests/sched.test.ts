@@ -12,7 +12,6 @@ import {
   sleep,
   sleepUntil,
   spawn,
-  type Task,
   TaskCancelledError,
   timeout,
   TimeoutError,

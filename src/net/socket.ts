@@ -29,7 +29,9 @@ import { familyOf } from "./addr.ts";
  * The socket is closed for good; using it again halts (`socket-used-after-close`).
  */
 export class SocketClosedError extends Error {
+  /** Always `"SocketClosedError"`. */
   override readonly name = "SocketClosedError";
+  /** The error for `op` waiting on a socket another task closed. */
   constructor(
     /** The operation that was waiting (`"read"`, `"accept"`, ...). */
     readonly op: string,

@@ -50,7 +50,9 @@ import {
 
 /** Thrown by {@linkcode TcpStream.readExact} when the peer ends the stream early. */
 export class UnexpectedEofError extends Error {
+  /** Always `"UnexpectedEofError"`. */
   override readonly name = "UnexpectedEofError";
+  /** The error for a stream that ended after `received` of `expected` bytes. */
   constructor(
     /** Bytes asked for. */
     readonly expected: number,
@@ -63,7 +65,9 @@ export class UnexpectedEofError extends Error {
 
 /** Thrown by {@linkcode TcpStream.connect} when `timeoutMs` passed first. */
 export class ConnectTimeoutError extends Error {
+  /** Always `"ConnectTimeoutError"`. */
   override readonly name = "ConnectTimeoutError";
+  /** The error for a connect to `addr` that `ms` passed first. */
   constructor(
     /** The address being connected to. */
     readonly addr: SocketAddr,

@@ -93,7 +93,9 @@ export interface RuntimeStats {
 
 /** The promise of a task whose worker's loop failed rejects with this. */
 export class WorkerCrashedError extends Error {
+  /** Always `"WorkerCrashedError"`. */
   override readonly name = "WorkerCrashedError";
+  /** The error for worker number `worker` (0-based) failing with `cause`. */
   constructor(readonly worker: number, override readonly cause: Error) {
     super(`runtime worker ${worker} crashed: ${cause.message}`);
   }

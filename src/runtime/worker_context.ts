@@ -22,7 +22,9 @@ export type SubmitStatus = "queued" | "full" | "shutting-down";
  * runtime shuts down before the task could be queued or run.
  */
 export class RuntimeShutdownError extends Error {
+  /** Always `"RuntimeShutdownError"`. */
   override readonly name = "RuntimeShutdownError";
+  /** The error, `detail` saying what could not be done. */
   constructor(detail: string) {
     super(`the runtime is shutting down: ${detail}`);
   }

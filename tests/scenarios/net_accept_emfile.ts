@@ -75,6 +75,7 @@ run(function*(): Task<void> {
     }
   } finally {
     encodeRlimit(original.soft, original.hard, rl);
+    // deno-lint-ignore no-unsafe-finally -- a limit not restored must end the scenario
     if (testLibc.setrlimit(RLIMIT_NOFILE, rl) !== 0) throw new Error("setrlimit (restore) failed");
   }
   const backoffs = listener.acceptBackoffs;
