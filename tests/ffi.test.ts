@@ -24,10 +24,12 @@ import {
   ECONNREFUSED,
   EFD_CLOEXEC,
   EFD_NONBLOCK,
+  EINPROGRESS,
   encodeEpollEvent,
   encodeRlimit,
   encodeSockAddr,
   encodeTimespec,
+  EOVERFLOW,
   EPOLL_CLOEXEC,
   EPOLL_CTL_ADD,
   EPOLL_CTL_DEL,
@@ -36,6 +38,7 @@ import {
   EpollEvents,
   EPOLLIN,
   EPOLLOUT,
+  errnoDescription,
   errnoName,
   F_GETFL,
   formatIpv4,
@@ -275,6 +278,26 @@ fdTest("close(-1) fails with EBADF, named in the SysError", () => {
     return true;
   });
   assert.equal(errnoName(4242), "E4242");
+});
+
+test("errno names and texts come from glibc: every errno is named, on both hosts alike", () => {
+  // Beyond the errnos strom exports constants for (libuv's table in
+  // node:util lacks EINPROGRESS on both hosts and EOVERFLOW on Deno).
+  const cases: [number, string, string][] = [
+    [EAGAIN, "EAGAIN", "Resource temporarily unavailable"],
+    [EINPROGRESS, "EINPROGRESS", "Operation now in progress"],
+    [EOVERFLOW, "EOVERFLOW", "Value too large for defined data type"],
+    [20, "ENOTDIR", "Not a directory"],
+    [40, "ELOOP", "Too many levels of symbolic links"],
+    [133, "EHWPOISON", "Memory page has hardware error"],
+  ];
+  for (const [errno, name, text] of cases) {
+    assert.equal(errnoName(errno), name);
+    assert.equal(errnoDescription(errno), text);
+    assert.equal(new SysError("x", errno).message, `x failed: ${name} (${text}) [errno ${errno}]`);
+  }
+  assert.equal(errnoName(4242), "E4242");
+  assert.equal(errnoDescription(4242), "Unknown error 4242");
 });
 
 fdTest("connect to a closed loopback port fails with ECONNREFUSED", () => {

@@ -27,6 +27,7 @@ export interface BunFfi {
   dlopen(path: string, symbols: BunDefs): { symbols: Record<string, CFn>; close(): void };
   ptr(view: ArrayBufferView, byteOffset?: number): number;
   read: { i32(ptr: number, byteOffset: number): number };
+  CString: new(ptr: number) => { toString(): string };
 }
 
 /** Imports `bun:ffi` (by a variable: `deno check` must not resolve it). */
@@ -87,5 +88,7 @@ export function loadBun(ffi: BunFfi, path: string, without: ReadonlySet<string>)
   const readI32 = ffi.read.i32;
   const ptr = ffi.ptr;
   // ptr() throws on an empty view; IovScratch never asks for one.
-  return makeLibc("bun", s, () => readI32(errnoPtr, 0), (buf) => ptr(buf));
+  const CString = ffi.CString;
+  const cString = (p: unknown) => p ? new CString(p as number).toString() : null;
+  return makeLibc("bun", s, () => readI32(errnoPtr, 0), (buf) => ptr(buf), cString);
 }

@@ -62,5 +62,7 @@ export function loadDeno(path: string, without: ReadonlySet<string>): Libc {
   const errnoPtr = s.__errno_location() as Deno.PointerValue;
   if (errnoPtr === null) throw new Error("strom: __errno_location() returned NULL");
   const errnoView = new Deno.UnsafePointerView(errnoPtr);
-  return makeLibc("deno", s, () => errnoView.getInt32(0), addressOf);
+  const cString = (p: unknown) =>
+    p === null ? null : Deno.UnsafePointerView.getCString(p as Deno.PointerObject);
+  return makeLibc("deno", s, () => errnoView.getInt32(0), addressOf, cString);
 }

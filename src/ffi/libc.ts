@@ -35,6 +35,13 @@ export interface Libc {
 
   /** The calling thread's `errno`, read right after a failed call. */
   errno(): number;
+  /** `strerror(3)`: glibc's text for `errno` (`"Unknown error <n>"` for a number it does not know). */
+  strerror(errno: number): string;
+  /**
+   * `strerrorname_np(3)`: the symbolic name of `errno` (`"ECONNRESET"`), or
+   * null for a number glibc does not know or a glibc older than 2.32.
+   */
+  strerrorname(errno: number): string | null;
 
   // --- sockets -----------------------------------------------------------
   socket(domain: number, type: number, protocol: number): number;

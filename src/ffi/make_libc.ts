@@ -13,20 +13,25 @@ import type { Bound, LIBC_SYMBOLS } from "./symbols.ts";
 /**
  * The {@linkcode Libc} over `s` for `host`; `errno` reads the calling
  * thread's errno, `addressOf` gives the address of a buffer's first byte
- * (for the iovecs).
+ * (for the iovecs), `cString` reads the NUL-terminated string at a pointer
+ * result (null for a NULL pointer).
  */
 export function makeLibc(
   host: "deno" | "bun",
   s: Bound<typeof LIBC_SYMBOLS>,
   errno: () => number,
   addressOf: (buf: Uint8Array) => number,
+  cString: (p: unknown) => string | null,
 ): Libc {
   const scratch = new IovScratch(addressOf);
   const { iov, msg } = scratch;
   const pwait2 = s.epoll_pwait2;
+  const errname = s.strerrorname_np;
   return {
     host,
     errno,
+    strerror: (e) => cString(s.strerror(e)) ?? `Unknown error ${e}`,
+    strerrorname: (e) => errname === null ? null : cString(errname(e)),
     socket: s.socket,
     bind: s.bind,
     listen: s.listen,

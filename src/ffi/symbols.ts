@@ -96,6 +96,9 @@ export const LIBC_SYMBOLS = {
   ppoll: { args: ["buf", "u32", "buf", "buf"], returns: "i32" },
   clock_gettime: { args: ["i32", "buf"], returns: "i32" },
   gettid: { args: [], returns: "i32" },
+  // errno's text and (glibc >= 2.32) its name, for SysError messages.
+  strerror: { args: ["i32"], returns: "ptr" },
+  strerrorname_np: { args: ["i32"], returns: "ptr", optional: true },
   _exit: { args: ["i32"], returns: "void" },
   // Variadic in C; only the first two (int-class) arguments are read for the
   // options strom uses, and ints travel in the same registers either way.
