@@ -6,7 +6,15 @@
 // a child of the host runtime) and removes what it created.
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -499,5 +507,56 @@ await runtime.shutdown();
     assert.doesNotMatch(out, /Deno requests/, `a permission prompt:\n${out}`);
     assert.equal(r.code, 0, `exit code; output:\n${out}`);
     assert.match(out, /^square: 49\r?$/m, out);
+  });
+});
+
+test("bun build of a Runtime program, as the README says: the bundle runs root tasks on workers", async () => {
+  await withTempDir("strom-bun-build-", async (dir) => {
+    const { tarball } = await pack(dir);
+    const app = join(dir, "app");
+    const env = childEnv({ BUN_INSTALL_CACHE_DIR: join(dir, "bun-cache") });
+    mkdirSync(app);
+    writeFileSync(
+      join(app, "package.json"),
+      JSON.stringify({ name: "strom-user", private: true, type: "module" }, null, 2),
+    );
+    const add = await exec(bin("bun"), ["add", tarball], { cwd: app, env });
+    assert.equal(add.code, 0, `bun add: ${add.stdout}${add.stderr}`);
+    writeFileSync(
+      join(app, "tasks.ts"),
+      `import { type Task, workerIndex } from "strom";
+export function* square(n: number): Task<{ value: number; worker: number }> {
+  return { value: n * n, worker: workerIndex() };
+}
+`,
+    );
+    writeFileSync(
+      join(app, "main.ts"),
+      `import { rootTask, Runtime } from "strom";
+import { square } from "./tasks.ts";
+const runtime = await Runtime.create({ workers: 2 });
+const { value } = await runtime.spawn(rootTask(new URL("./tasks.ts", import.meta.url), square, 7));
+console.log("square: " + value);
+await runtime.shutdown();
+`,
+    );
+    const build = await exec(bin("bun"), [
+      "build",
+      "./main.ts",
+      "--outdir",
+      "./dist",
+      "--target",
+      "bun",
+      "--packages",
+      "external",
+      "--external",
+      "./tasks.ts",
+    ], { cwd: app, env });
+    assert.equal(build.code, 0, `bun build: ${build.stdout}${build.stderr}`);
+    copyFileSync(join(app, "tasks.ts"), join(app, "dist", "tasks.ts"));
+    // Run from elsewhere: nothing may depend on the working directory.
+    const r = await exec(bin("bun"), [join(app, "dist", "main.js")], { cwd: dir, env });
+    assert.equal(r.code, 0, `bun dist/main.js: ${r.stdout}${r.stderr}`);
+    assert.match(r.stdout, /^square: 49$/m);
   });
 });
