@@ -6,6 +6,10 @@
  * `"void"`. An optional symbol uses Deno's own `optional: true` (null when
  * the library lacks it).
  *
+ * The part of Deno's FFI used here is declared locally (like `bun.ts` does
+ * for `bun:ffi`), so strom's sources type-check without Deno's types too: a
+ * Bun project's `tsc` sees this file.
+ *
  * @module
  */
 
@@ -13,13 +17,34 @@ import type { Libc } from "./libc.ts";
 import { makeLibc } from "./make_libc.ts";
 import { type Bound, type CFn, type CType, LIBC_SYMBOLS, type SymbolTable } from "./symbols.ts";
 
+/** A Deno pointer: an opaque object, or null for NULL. */
+type PointerValue = object | null;
+
+/** The part of the `Deno` global this loader uses. */
+interface DenoFfi {
+  dlopen(
+    path: string,
+    symbols: Record<string, { parameters: string[]; result: string; optional: boolean }>,
+  ): { symbols: Record<string, CFn | null> };
+  UnsafePointer: {
+    of(buf: Uint8Array): PointerValue;
+    value(p: PointerValue): number | bigint;
+  };
+  UnsafePointerView: {
+    new(p: object): { getInt32(offset?: number): number };
+    getCString(p: object): string;
+  };
+}
+
+const Deno = (globalThis as unknown as { Deno: DenoFfi }).Deno;
+
 const DENO_TYPE = {
   i32: "i32",
   u32: "u32",
   buf: "buffer",
   ptr: "pointer",
   void: "void",
-} as const satisfies Record<CType, Deno.NativeResultType>;
+} as const satisfies Record<CType, string>;
 
 /**
  * Opens the C library at `path` and binds `table`; each name in `without`
@@ -31,16 +56,16 @@ export function bindDeno<T extends SymbolTable>(
   table: T,
   without: ReadonlySet<string> = new Set(),
 ): Bound<T> {
-  const defs: Record<string, Deno.ForeignFunction> = {};
+  const defs: Record<string, { parameters: string[]; result: string; optional: boolean }> = {};
   for (const [name, spec] of Object.entries(table)) {
     if (without.has(name)) continue;
     defs[name] = {
-      parameters: spec.args.map((t) => DENO_TYPE[t] as Deno.NativeType),
+      parameters: spec.args.map((t) => DENO_TYPE[t]),
       result: DENO_TYPE[spec.returns],
       optional: spec.optional === true,
     };
   }
-  const symbols = Deno.dlopen(path, defs).symbols as Record<string, CFn | null>;
+  const symbols = Deno.dlopen(path, defs).symbols;
   const out: Record<string, CFn | null> = {};
   for (const name of Object.keys(table)) out[name] = symbols[name] ?? null;
   return out as Bound<T>;
@@ -59,10 +84,10 @@ function addressOf(buf: Uint8Array): number {
  */
 export function loadDeno(path: string, without: ReadonlySet<string>): Libc {
   const s = bindDeno(path, LIBC_SYMBOLS, without);
-  const errnoPtr = s.__errno_location() as Deno.PointerValue;
+  const errnoPtr = s.__errno_location() as PointerValue;
   if (errnoPtr === null) throw new Error("strom: __errno_location() returned NULL");
   const errnoView = new Deno.UnsafePointerView(errnoPtr);
   const cString = (p: unknown) =>
-    p === null ? null : Deno.UnsafePointerView.getCString(p as Deno.PointerObject);
+    p === null ? null : Deno.UnsafePointerView.getCString(p as object);
   return makeLibc("deno", s, () => errnoView.getInt32(0), addressOf, cString);
 }
