@@ -547,6 +547,17 @@ test("epoll_pwait2 failing with ENOSYS (older kernel): one try, then epoll_wait"
   }
 });
 
+test("a nonblocking symbol returns a Promise on Deno; Bun refuses it", async () => {
+  const table = { getpid: { args: [], returns: "i32", nonblocking: true } } as const;
+  if (host === "bun") {
+    assert.throws(() => bindSymbols(table), /getpid: Bun has no nonblocking FFI calls/);
+    return;
+  }
+  const pending = bindSymbols(table).getpid();
+  assert.ok(pending instanceof Promise);
+  assert.equal(await pending, testLibc.getpid());
+});
+
 test("STROM_WITHOUT_SYMBOLS names optional symbols only", () => {
   const table = {
     close: { args: ["i32"], returns: "i32" },

@@ -58,6 +58,9 @@ export function bindBun<T extends SymbolTable>(
   const required: BunDefs = {};
   const out: Record<string, CFn | null> = {};
   for (const [name, spec] of Object.entries(table)) {
+    if (spec.nonblocking === true) {
+      throw new TypeError(`${name}: Bun has no nonblocking FFI calls (use a helper Worker)`);
+    }
     const def = { args: spec.args.map((t) => BUN_TYPE[t]), returns: BUN_TYPE[spec.returns] };
     if (spec.optional !== true) {
       required[name] = def;

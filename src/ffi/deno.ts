@@ -20,11 +20,19 @@ import { type Bound, type CFn, type CType, LIBC_SYMBOLS, type SymbolTable } from
 /** A Deno pointer: an opaque object, or null for NULL. */
 type PointerValue = object | null;
 
+/** One symbol as `Deno.dlopen` takes it. */
+interface DenoDef {
+  parameters: string[];
+  result: string;
+  optional: boolean;
+  nonblocking: boolean;
+}
+
 /** The part of the `Deno` global this loader uses. */
 interface DenoFfi {
   dlopen(
     path: string,
-    symbols: Record<string, { parameters: string[]; result: string; optional: boolean }>,
+    symbols: Record<string, DenoDef>,
   ): { symbols: Record<string, CFn | null> };
   UnsafePointer: {
     of(buf: Uint8Array): PointerValue;
@@ -56,13 +64,14 @@ export function bindDeno<T extends SymbolTable>(
   table: T,
   without: ReadonlySet<string> = new Set(),
 ): Bound<T> {
-  const defs: Record<string, { parameters: string[]; result: string; optional: boolean }> = {};
+  const defs: Record<string, DenoDef> = {};
   for (const [name, spec] of Object.entries(table)) {
     if (without.has(name)) continue;
     defs[name] = {
       parameters: spec.args.map((t) => DENO_TYPE[t]),
       result: DENO_TYPE[spec.returns],
       optional: spec.optional === true,
+      nonblocking: spec.nonblocking === true,
     };
   }
   const symbols = Deno.dlopen(path, defs).symbols;

@@ -44,6 +44,12 @@ export interface SymbolSpec {
    * have a fallback.
    */
   readonly optional?: boolean;
+  /**
+   * Deno only: bound with `nonblocking: true`, so the call runs on one of
+   * Deno's blocking-task threads and returns a Promise of its result. Bun has
+   * no such calls (its loader refuses the flag).
+   */
+  readonly nonblocking?: boolean;
 }
 
 /** Symbols by C name. */
