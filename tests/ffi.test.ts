@@ -508,6 +508,18 @@ test("without epoll_pwait2 (older glibc) strom loads and runs on both reactors",
   }
 });
 
+test("without gettid (glibc < 2.30) and strerrorname_np (< 2.32): syscall, and the host's errno names", () => {
+  const r = runScenario("ffi_old_glibc_names", [], {
+    STROM_WITHOUT_SYMBOLS: "gettid,strerrorname_np",
+  });
+  assert.equal(r.code, 0, `exit code; stdout: ${r.stdout}; stderr: ${r.stderr}`);
+  assert.equal(
+    r.stdout,
+    "gettid is pid: true\nnames: ECONNREFUSED EAGAIN E4242\n"
+      + "connect failed: ECONNREFUSED (Connection refused) [errno 111]\n",
+  );
+});
+
 // A kernel < 5.11 with a newer glibc: the symbol is there, the syscall fails
 // with ENOSYS (injected by strace). The reactor tries it once, then keeps to
 // epoll_wait. (Bun's own event loop calls epoll_pwait2 with a sigmask, and

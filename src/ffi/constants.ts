@@ -261,6 +261,9 @@ export const RLIMIT_NOFILE: number = C.RLIMIT_NOFILE;
 /** prctl option: the calling thread's timer slack, in ns. */
 export const PR_SET_TIMERSLACK: number = C.PR_SET_TIMERSLACK;
 
+/** `SYS_gettid`, the syscall number `gettid` falls back to before glibc 2.30. */
+export const SYS_GETTID: number = ARCH === "x86_64" ? 186 : 178;
+
 // --- struct layouts ---------------------------------------------------------
 
 /**

@@ -8,6 +8,7 @@
  * @module
  */
 
+import { getSystemErrorMap } from "node:util";
 import { libc } from "./host.ts";
 import type { Libc } from "./libc.ts";
 
@@ -105,10 +106,10 @@ export const EINPROGRESS = 115;
 export const ECANCELED = 125;
 
 // Names and texts come from glibc itself (strerrorname_np, strerror), so
-// every errno the kernel can return is named. (node:util's
-// getSystemErrorName was tried: its libuv table lacks EINPROGRESS on both
-// hosts, and EOVERFLOW on Deno, and its texts differ from glibc's.) Cached:
-// each is looked up once.
+// every errno the kernel can return is named. node:util's libuv table is
+// only the fallback for a glibc older than 2.32 (no strerrorname_np): it
+// lacks EINPROGRESS on both hosts and EOVERFLOW on Deno, and its texts are
+// not glibc's. Cached: each is looked up once.
 const names = new Map<number, string>();
 const texts = new Map<number, string>();
 
@@ -116,7 +117,7 @@ const texts = new Map<number, string>();
 export function errnoName(errno: number): string {
   let name = names.get(errno);
   if (name === undefined) {
-    name = libc.strerrorname(errno) ?? `E${errno}`;
+    name = libc.strerrorname(errno) ?? getSystemErrorMap().get(-errno)?.[0] ?? `E${errno}`;
     names.set(errno, name);
   }
   return name;

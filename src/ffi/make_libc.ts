@@ -6,6 +6,7 @@
  * @module
  */
 
+import { SYS_GETTID } from "./constants.ts";
 import { IovScratch } from "./iovec.ts";
 import type { Libc } from "./libc.ts";
 import type { Bound, LIBC_SYMBOLS } from "./symbols.ts";
@@ -27,6 +28,7 @@ export function makeLibc(
   const { iov, msg } = scratch;
   const pwait2 = s.epoll_pwait2;
   const errname = s.strerrorname_np;
+  const syscall = s.syscall;
   return {
     host,
     errno,
@@ -65,7 +67,7 @@ export function makeLibc(
     poll: s.poll,
     ppoll: (fds, nfds, timeout) => s.ppoll(fds, nfds, timeout, null),
     clock_gettime: s.clock_gettime,
-    gettid: s.gettid,
+    gettid: s.gettid ?? (() => syscall(SYS_GETTID)),
     _exit: s._exit,
     prctl: s.prctl,
   };

@@ -101,8 +101,12 @@ export const LIBC_SYMBOLS = {
   poll: { args: ["buf", "u32", "i32"], returns: "i32" },
   ppoll: { args: ["buf", "u32", "buf", "buf"], returns: "i32" },
   clock_gettime: { args: ["i32", "buf"], returns: "i32" },
-  gettid: { args: [], returns: "i32" },
-  // errno's text and (glibc >= 2.32) its name, for SysError messages.
+  // glibc >= 2.30 (RHEL 8 has 2.28): else syscall(SYS_gettid).
+  gettid: { args: [], returns: "i32", optional: true },
+  // Variadic in C; called with the syscall number only (an int-class argument).
+  syscall: { args: ["i32"], returns: "i32" },
+  // errno's text and (glibc >= 2.32) its name, for SysError messages (older:
+  // see errors.ts).
   strerror: { args: ["i32"], returns: "ptr" },
   strerrorname_np: { args: ["i32"], returns: "ptr", optional: true },
   _exit: { args: ["i32"], returns: "void" },
