@@ -479,6 +479,15 @@ test("deno run --allow-ffi (no -A) in a terminal: strom runs, no permission prom
     assert.doesNotMatch(out, /requests \S*\s*\S*env access/, `a permission prompt:\n${out}`);
     assert.equal(r.code, 0, `exit code; output:\n${out}`);
     assert.match(out, /^echo: ping from a user\r?$/m, out);
+    // And with no terminal at all (stdin not a TTY: Deno cannot prompt and
+    // would refuse instead).
+    const piped = await exec(bin("deno"), ["run", "--allow-ffi", "--no-check", "main.ts"], {
+      cwd: dir,
+      env: childEnv({ STROM_REACTOR: "poll" }),
+    });
+    assert.equal(piped.code, 0, `no terminal: ${piped.stdout}${piped.stderr}`);
+    assert.doesNotMatch(piped.stderr, /env access/, piped.stderr);
+    assert.match(piped.stdout, /^echo: ping from a user$/m);
   });
 });
 
