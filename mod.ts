@@ -11,6 +11,9 @@
 
 export { SysError } from "./src/ffi/errors.ts";
 export { hardwareConcurrency, host, hostArgs as args } from "./src/ffi/mod.ts";
+export { runAsync } from "./src/host/run_async.ts";
+export { SHUTDOWN_SIGNALS, untilSignal } from "./src/host/signals.ts";
+export { until, type UntilSource } from "./src/host/until.ts";
 export type { ReactorKind } from "./src/io/reactor.ts";
 export {
   ACCEPT_BACKOFF_MS,
@@ -32,7 +35,13 @@ export {
   UdpSocket,
   UnexpectedEofError,
 } from "./src/net/mod.ts";
-export { type RootTask, rootTask } from "./src/runtime/root_task.ts";
+export {
+  OwnedFd,
+  ownedFd,
+  type RootTask,
+  rootTask,
+  type RootTaskArgs,
+} from "./src/runtime/root_task.ts";
 export {
   Runtime,
   type RuntimeOptions,

@@ -88,6 +88,13 @@ const SUITES = [
       run: (quick) => runRuntimeScripts(quick),
     },
   },
+  {
+    id: "bridge",
+    title: "Bridge to the host",
+    issue: 10,
+    entry: "bench/bridge/run.mjs",
+    render: renderBridge,
+  },
 ];
 for (const id of opts.only ?? []) {
   if (!SUITES.some((s) => s.id === id)) {
@@ -740,6 +747,105 @@ function runRuntimeScripts(quick) {
 
 // The CPU-bound mix is run at two task sizes (see the runtime suite's runner).
 const MIX_GRAINS = [["cpu-mix", "fine tasks"], ["cpu-mix-coarse", "coarse tasks"]];
+
+function renderBridge(data, _ctx) {
+  const md = [];
+  const targets = [];
+  const rs = data.results ?? [];
+  const echo = data.echo ?? [];
+  md.push(
+    "`until`, `runAsync` and the off-thread kernel wait (bench/bridge/bridge.ts, one child process",
+    "per case, host and reactor). The host's own way beside each: `await` in an async function.",
+    "",
+  );
+  const rows = [];
+  for (const r of rs) {
+    if (r.case === "until") {
+      rows.push([
+        "`until` of an already-settled promise",
+        r.host,
+        r.reactor,
+        fmtNs(r.untilNsPerOp),
+        fmtNs(r.awaitNsPerOp),
+      ]);
+    } else if (r.case === "wake") {
+      rows.push([
+        "promise settles → task runs, thread idle (p50 / p99)",
+        r.host,
+        r.reactor,
+        `${sig(r.idleUs.p50)} / ${sig(r.idleUs.p99)} µs`,
+        `${sig(r.awaitUs.p50)} / ${sig(r.awaitUs.p99)} µs`,
+      ]);
+      rows.push([
+        "promise settles → task runs, another task busy (p50 / p99)",
+        r.host,
+        r.reactor,
+        `${sig(r.busyUs.p50)} / ${sig(r.busyUs.p99)} µs`,
+        "",
+      ]);
+    } else if (r.case === "idle") {
+      rows.push([
+        `idle strom server under runAsync, ${r.seconds} s: CPU`,
+        r.host,
+        r.reactor,
+        `${r.cpuPercent.toFixed(2)}%`,
+        "",
+      ]);
+      targets.push({
+        target: `${r.host} (${r.reactor}): an idle server under runAsync uses < 1% CPU`,
+        measured: `${r.cpuPercent.toFixed(2)}% over ${r.seconds} s`,
+        met: r.cpuPercent < 1,
+      });
+    }
+  }
+  for (const [host] of HOSTS) {
+    for (const conns of [1, 64]) {
+      const a = echo.find((e) => e.server === `strom-${host}` && e.conns === conns);
+      const b = echo.find((e) => e.server === `strom-${host}-run` && e.conns === conns);
+      if (!a || !b) continue;
+      const ratio = a.server_cpu_us_per_rt / b.server_cpu_us_per_rt;
+      rows.push([
+        `TCP echo, ${conns} conns: server CPU per round trip (runAsync vs run)`,
+        host,
+        "epoll",
+        `${sig(a.server_cpu_us_per_rt)} µs`,
+        `run: ${sig(b.server_cpu_us_per_rt)} µs (${ratio.toFixed(2)}x)`,
+      ]);
+      if (conns === 64) {
+        targets.push({
+          target: `${host}: TCP echo CPU per round trip under runAsync within 5% of run (64 conns)`,
+          measured: `${sig(a.server_cpu_us_per_rt)} vs ${sig(b.server_cpu_us_per_rt)} µs (${
+            ratio.toFixed(2)
+          }x)`,
+          met: ratio <= 1.05,
+        });
+      }
+    }
+  }
+  for (const [host, hostName] of HOSTS) {
+    const a = (data.gateway ?? []).find((g) => g.id === `strom-${host}`);
+    const b = (data.gateway ?? []).find((g) => g.id === `peer-${host}`);
+    if (!a || !b) continue;
+    rows.push([
+      "examples/gateway.ts under wrk (32 conns): req/s; gateway CPU per request",
+      host,
+      "epoll",
+      `${fmtInt(a.rps)}; ${sig(a.cpuUsPerRequest)} µs`,
+      `${hostName}.serve + fetch: ${fmtInt(b.rps)}; ${sig(b.cpuUsPerRequest)} µs`,
+    ]);
+  }
+  md.push(
+    mdTable(["figure", "host", "reactor", "strom", "host's own way"], rows, [
+      "l",
+      "l",
+      "l",
+      "r",
+      "r",
+    ]),
+    "",
+  );
+  return { md, targets };
+}
 
 function renderRuntime(data, ctx) {
   const md = [];

@@ -1,6 +1,8 @@
 // HTTP/1.1 keep-alive "hello" server: `deno run -A examples/http_hello.ts
 // [PORT] [HOST]` or `bun examples/http_hello.ts [PORT] [HOST]` (defaults:
-// 8080, 127.0.0.1). Prints `listening on HOST:PORT`, serves until killed.
+// 8080, 127.0.0.1). Prints `listening on HOST:PORT` and serves; on SIGINT or
+// SIGTERM it closes the listener and every connection (their finally blocks
+// run), prints one line saying so and exits 0 (see examples/echo.ts).
 // Good enough for `wrk -c 64 -d 5s http://127.0.0.1:8080/`.
 //
 // Requests are parsed simply but correctly for what it serves: a request is
@@ -12,12 +14,15 @@
 import {
   args,
   formatSocketAddr,
-  run,
+  runAsync,
   spawn,
   type Task,
   TcpListener,
   type TcpStream,
+  untilSignal,
 } from "../mod.ts";
+
+let closed = 0; // connections closed (by their finally blocks)
 
 const BODY = "hello";
 const enc = new TextEncoder();
@@ -131,18 +136,34 @@ function* serveConn(conn: TcpStream): Task<void> {
     // A reset peer ends this connection only.
   } finally {
     conn.close();
+    closed++;
   }
 }
 
-function* serve(port: number, host: string): Task<void> {
-  const listener = TcpListener.bind({ hostname: host, port });
-  console.log(`listening on ${formatSocketAddr(listener.localAddr)}`);
-  for (;;) {
-    const conn = yield* listener.accept();
-    conn.setNoDelay(true);
-    yield* spawn(serveConn(conn));
+function* acceptLoop(listener: TcpListener): Task<void> {
+  try {
+    for (;;) {
+      const conn = yield* listener.accept();
+      conn.setNoDelay(true);
+      yield* spawn(serveConn(conn));
+    }
+  } finally {
+    listener.close();
   }
+}
+
+/** Serves until SIGINT/SIGTERM; returns the signal's name. */
+function* serve(listener: TcpListener): Task<string> {
+  yield* spawn(acceptLoop(listener)); // closes the listener when it ends
+  return yield* untilSignal();
 }
 
 const [port = "8080", host = "127.0.0.1"] = args();
-run(serve(Number(port), host));
+const listener = TcpListener.bind({ hostname: host, port: Number(port) });
+// The signal listeners are in place once runAsync returns (it runs the task
+// up to its first wait); when serve returns, runAsync cancels the accept
+// loop and every connection.
+const stopped = runAsync(serve(listener));
+console.log(`listening on ${formatSocketAddr(listener.localAddr)}`);
+const signal = await stopped;
+console.log(`${signal}: shut down, ${closed} connections closed`);

@@ -32,6 +32,8 @@ import {
   EPOLLOUT,
   EPOLLRDHUP,
   libc,
+  type PollFds,
+  POLLIN,
 } from "../ffi/mod.ts";
 import { IoSource, type Reactor, WaiterBook } from "./reactor.ts";
 import { WakeFd } from "./wake_fd.ts";
@@ -79,6 +81,10 @@ export class EpollReactor extends WaiterBook implements Reactor {
     return this.#wake.fd;
   }
 
+  get ownFd(): number {
+    return this.#epfd;
+  }
+
   #add(fd: number, events: number, data: number): void {
     encodeEpollEvent(events, data, this.#ctl);
     check(libc.epoll_ctl(this.#epfd, EPOLL_CTL_ADD, fd, this.#ctl), "epoll_ctl", libc);
@@ -114,6 +120,11 @@ export class EpollReactor extends WaiterBook implements Reactor {
       this.#pwait2 = null; // glibc has it, the kernel (< 5.11) does not
     }
     return libc.epoll_wait(this.#epfd, events.bytes, events.capacity, timeoutMsCeil(timeoutNs));
+  }
+
+  watchFds(out: PollFds): number {
+    out.set(0, this.#epfd, POLLIN); // readable while it holds events
+    return 1;
   }
 
   wait(timeoutNs: number): boolean {

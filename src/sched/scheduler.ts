@@ -144,7 +144,9 @@ export interface SchedulerOptions {
 }
 
 function describe(value: unknown): string {
-  if (value instanceof Promise) return "a Promise (strom tasks do not await promises)";
+  if (value instanceof Promise) {
+    return "a Promise (wait for one with `yield* until(promise)`, not `yield`)";
+  }
   if (
     value !== null && typeof value === "object"
     && typeof (value as Iterator<unknown>).next === "function"
@@ -192,6 +194,19 @@ export class Scheduler {
   onExternalWake: (() => void) | null = null;
   /** Whether `run` is driving this scheduler. */
   driving = false;
+  /**
+   * Whether the driver returns to the host's event loop (`runAsync`, a
+   * runtime worker), so a host promise can settle; false under the blocking
+   * `run`, where `until` halts.
+   */
+  hostLoop = false;
+  /** Tasks waiting in `until` for a host promise to settle. */
+  hostWaits = 0;
+  /**
+   * Set while the driver waits for the kernel off the JS thread: ends that
+   * wait (see `resumeFromHost` and `src/host/host_turns.ts`).
+   */
+  offThreadWake: (() => void) | null = null;
   readonly maxTasks: number;
   readonly onUnjoinedError: (error: unknown, taskId: number) => void;
 
@@ -254,6 +269,16 @@ export class Scheduler {
       task.resumeValue = value;
       task.wokenWhileRunning = true;
     }
+  }
+
+  /**
+   * {@linkcode resume} from a host callback (a settled promise): if the
+   * driver is waiting for the kernel off the JS thread, ends that wait so
+   * the task runs.
+   */
+  resumeFromHost(task: TaskRecord, throws: boolean, value: unknown): void {
+    this.resume(task, throws, value);
+    if (this.offThreadWake !== null) this.offThreadWake();
   }
 
   /** Resumes `task` until it suspends, returns or throws. */
