@@ -174,7 +174,7 @@ class BunPoller implements Poller {
     } finally {
       worker.unref();
     }
-    return ctl[HelperLayout.RESULT];
+    return ctl[HelperLayout.RESULT]!;
   }
 
   #stopWorker(): void {
