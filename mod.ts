@@ -49,6 +49,7 @@ export {
   type SpawnResult,
   WorkerCrashedError,
 } from "./src/runtime/runtime.ts";
+export { SharedChannel, type SharedChannelOptions } from "./src/runtime/shared_channel.ts";
 export {
   RuntimeShutdownError,
   shutdownRuntime,
@@ -65,5 +66,15 @@ export { JoinHandle, spawn } from "./src/sched/spawn.ts";
 export type { Operation, Suspend, Task, TaskResults } from "./src/sched/types.ts";
 export { HALT_EXIT_CODE, Rule, type RuleName } from "./src/sched/usage.ts";
 export { Channel, ChannelClosedError } from "./src/sync/channel.ts";
+export { Notify } from "./src/sync/notify.ts";
+export { oneshot, OneshotClosedError, OneshotReceiver, OneshotSender } from "./src/sync/oneshot.ts";
+export { Permit, Semaphore } from "./src/sync/semaphore.ts";
+export { TaskSet } from "./src/sync/task_set.ts";
+export {
+  Interval,
+  interval,
+  type IntervalOptions,
+  type MissedTickBehavior,
+} from "./src/time/interval.ts";
 export { now, sleep, sleepUntil, yieldNow } from "./src/time/sleep.ts";
 export { timeout, TimeoutError } from "./src/time/timeout.ts";

@@ -95,6 +95,13 @@ const SUITES = [
     entry: "bench/bridge/run.mjs",
     render: renderBridge,
   },
+  {
+    id: "sync",
+    title: "Synchronization",
+    issue: 13,
+    entry: "bench/sync/run.mjs",
+    render: renderSync,
+  },
 ];
 for (const id of opts.only ?? []) {
   if (!SUITES.some((s) => s.id === id)) {
@@ -972,6 +979,50 @@ function renderRuntime(data, ctx) {
   return { md, targets };
 }
 
+// ---- suite: synchronization (issue 13) ----------------------------------------------------
+
+function renderSync(data) {
+  const rs = data.results ?? [];
+  const md = [
+    "bench/sync/local.ts (one thread) and bench/sync/cross.ts (threads) on each host. Channel",
+    "figures are one producer and one consumer, numbers unless stated; a `SharedChannel` is",
+    "bounded (capacity 1024), the postMessage and MessageChannel peers are not (their queue",
+    "grows). Each figure is one run on a shared 2-core machine: compare within a row group.",
+    "",
+  ];
+  const rows = [];
+  for (const [host, hostName] of HOSTS) {
+    for (const r of rs.filter((x) => x.host === host && x.bench === "local")) {
+      rows.push([
+        r.what + (r.note ? ` (${r.note})` : ""),
+        hostName,
+        r.unit === "ns" ? fmtNs(r.value) : `${fmtInt(r.value)} msgs/s`,
+      ]);
+    }
+    for (const kind of ["number", "64 bytes"]) {
+      const cross = rs.filter((x) => x.host === host && x.bench === "cross" && x.kind === kind);
+      const shared = cross.find((x) => x.what.includes("2 workers"));
+      for (const r of cross) {
+        const ratio = shared && r !== shared && !r.what.startsWith("SharedChannel")
+          ? ` (SharedChannel across 2 workers: ${vs(1 / shared.value, 1 / r.value)})`
+          : "";
+        rows.push([`${r.what}, ${kind}`, hostName, `${fmtInt(r.value)} msgs/s${ratio}`]);
+      }
+    }
+    for (const r of rs.filter((x) => x.host === host && x.bench === "stress")) {
+      rows.push([
+        `SharedChannel stress: ${r.what}, ${fmtInt(r.messages)} messages`,
+        hostName,
+        `${fmtInt(r.value)} msgs/s; exactly once: ${
+          r.exactlyOnce ? "yes" : "NO"
+        }; out of order: ${r.outOfOrder}`,
+      ]);
+    }
+  }
+  md.push(mdTable(["figure", "host", "measured"], rows, ["l", "l", "r"]), "");
+  return { md, targets: [] };
+}
+
 // ---- running ------------------------------------------------------------------------------
 
 function runSuite(suite, dir) {
@@ -1115,9 +1166,9 @@ function main() {
     opts.quick
       ? "\n**Quick run** (`--quick`): smaller sizes and shorter windows than the real benchmarks; a smoke test, not figures to quote.\n"
       : "",
-    "All suites ran in this one run, one after the other (never two at once), on this machine;",
-    "each compares strom with its peers inside the same suite run. Figures from other machines or",
-    "other runs are not comparable with these.",
+    opts.from
+      ? "Re-rendered from the suites' saved figures (`--from`): each suite's figures come from its own run (see each section), on this machine; each compares strom with its peers inside that suite run. Figures from other machines or runs are not comparable with these."
+      : "All suites ran in this one run, one after the other (never two at once), on this machine;\neach compares strom with its peers inside the same suite run. Figures from other machines or\nother runs are not comparable with these.",
     "",
     "## Machine and versions",
     "",

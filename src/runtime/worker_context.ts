@@ -87,9 +87,13 @@ export class WorkerContext {
     readonly shares: ShareSender,
   ) {}
 
+  /** Told when another thread rang this worker (cross-worker channels: `shared_channel.ts`). */
+  readonly wakeListeners: Set<() => void> = new Set<() => void>();
+
   /** Called when another thread rang this worker: room may have opened, or the phase changed. */
   onWake(): void {
     for (const task of this.#roomWaiters) task.wake();
+    for (const listener of this.wakeListeners) listener();
   }
 
   /**
@@ -230,6 +234,11 @@ export function* submit(task: RootTask<unknown>): Operation<void> {
  */
 export function trySubmit(task: RootTask<unknown>): SubmitStatus {
   return need("trySubmit").trySubmit(task);
+}
+
+/** This thread's worker context, or null off a runtime worker. */
+export function workerContext(): WorkerContext | null {
+  return context;
 }
 
 /** The index (0..workers-1) of the runtime worker running the caller, or -1 off a worker. */

@@ -111,6 +111,11 @@ export class TaskRecord implements Waiter {
   observed = false;
   /** Joiners woken by this task's end that have not resumed yet. */
   wokenJoiners = 0;
+  /**
+   * Called once when the task ends, before its joiners and group hear of it
+   * (a task set cancels the tasks its owner left behind: `sync/task_set.ts`).
+   */
+  endHooks: Set<() => void> | null = null;
 
   constructor(
     readonly scheduler: Scheduler,
@@ -366,6 +371,7 @@ export class Scheduler {
     task.wokenWhileRunning = false;
     this.tasks.remove(task.id);
     if (task.isRoot) this.#unlinkRoot(task);
+    if (task.endHooks !== null) runEndHooks(task);
     const joiners = task.joiners;
     task.joiners = null;
     if (joiners !== null) {
@@ -470,6 +476,12 @@ export class Scheduler {
       this.cancel(t);
     }
   }
+}
+
+function runEndHooks(task: TaskRecord): void {
+  const hooks = task.endHooks as Set<() => void>;
+  task.endHooks = null;
+  for (const hook of hooks) hook();
 }
 
 // Marks a generator strom has taken: giving one again (started or finished)
