@@ -71,6 +71,11 @@ step("deno check", bin("deno"), ["check", "--quiet", ...checked]);
 step("dprint check", bin("dprint"), ["check"]);
 step("deno lint", bin("deno"), ["lint", "--quiet"]);
 step("deno doc --lint", bin("deno"), ["doc", "--lint", "mod.ts"]);
+// strom ships TypeScript sources, so a user's type check reads them: they
+// must pass under the strict settings `bun init` writes (noUncheckedIndexedAccess,
+// types from @types/bun, no Deno types); tests/fixtures/bun_project/tsconfig.json
+// is that file (Bun 1.4.4) pointed at mod.ts.
+step("tsc (bun init's tsconfig)", bin("tsc"), ["-p", "tests/fixtures/bun_project/tsconfig.json"]);
 
 // 3. The suite on each host and backend, one runner process per test file:
 // a file that fails to load, registers no test, or dies without its summary

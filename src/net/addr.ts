@@ -122,5 +122,5 @@ function queryAddr(fd: number, peer: boolean): SocketAddr {
   const len = new Uint32Array([buf.length]);
   const r = peer ? libc.getpeername(fd, buf, len) : libc.getsockname(fd, buf, len);
   if (r < 0) throw sysError(peer ? "getpeername" : "getsockname", libc.errno());
-  return decodeSockAddr(buf, len[0]);
+  return decodeSockAddr(buf, len[0]!);
 }

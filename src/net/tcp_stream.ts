@@ -352,7 +352,7 @@ export class TcpStream {
     const core = this.#core;
     const task = core.task("writev");
     let total = 0;
-    for (let i = 0; i < bufs.length; i++) total += bufs[i].length;
+    for (let i = 0; i < bufs.length; i++) total += bufs[i]!.length;
     if (total > MAX_IO_LEN) throw new RangeError(`writev: ${total} bytes exceeds ${MAX_IO_LEN}`);
     if (total === 0) return 0;
     const source = core.source;
@@ -381,10 +381,10 @@ export class TcpStream {
     for (;;) {
       let n = yield* this.writev(rest);
       let i = 0;
-      while (i < rest.length && n >= rest[i].length) n -= rest[i++].length;
-      while (i < rest.length && rest[i].length === 0) i++;
+      while (i < rest.length && n >= rest[i]!.length) n -= rest[i++]!.length;
+      while (i < rest.length && rest[i]!.length === 0) i++;
       if (i === rest.length) return;
-      rest = [rest[i].subarray(n), ...rest.slice(i + 1)];
+      rest = [rest[i]!.subarray(n), ...rest.slice(i + 1)];
     }
   }
 

@@ -40,7 +40,7 @@ export class Slab<T> {
     }
     this.#records[index] = record;
     this.#size++;
-    return (this.#generations[index] << 24) | index;
+    return (this.#generations[index]! << 24) | index;
   }
 
   /** The record with this id, or `undefined` if it was removed. */
