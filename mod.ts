@@ -25,7 +25,9 @@ export {
   type HostPort,
   type KeepAliveOptions,
   type ListenOptions,
+  lookupHost,
   type Received,
+  ResolveError,
   type ShutdownHow,
   type SocketAddr,
   SocketClosedError,
@@ -70,6 +72,7 @@ export { Notify } from "./src/sync/notify.ts";
 export { oneshot, OneshotClosedError, OneshotReceiver, OneshotSender } from "./src/sync/oneshot.ts";
 export { Permit, Semaphore } from "./src/sync/semaphore.ts";
 export { TaskSet } from "./src/sync/task_set.ts";
+export { Deadline } from "./src/time/deadline.ts";
 export {
   Interval,
   interval,

@@ -214,6 +214,19 @@ test("host timers fire while strom tasks keep busy (the host loop gets turns)", 
   assert.ok(intervalTicks >= 10, `a 2 ms host interval ran ${intervalTicks} times in 300 ms`);
 });
 
+test("host timers fire while a task loops on until of settled promises (the slice holds)", async () => {
+  const events: string[] = [];
+  setTimeout(() => events.push("host timer (5 ms)"), 5);
+  await runAsync(function*(): Task<void> {
+    // 300 ms of waits on promises that settled already: no kernel wait, no
+    // ready task between them, only microtask checkpoints.
+    const end = performance.now() + 300;
+    while (performance.now() < end) yield* until(Promise.resolve());
+    events.push("strom work done (300 ms)");
+  }());
+  assert.deepEqual(events, ["host timer (5 ms)", "strom work done (300 ms)"]);
+});
+
 test("host timers fire while strom sleeps (the kernel wait is off the JS thread)", async () => {
   let intervalTicks = 0;
   const interval = setInterval(() => intervalTicks++, 2);

@@ -216,13 +216,13 @@ const SHUTDOWNS = [
     example: "echo.ts",
     extra: [],
     send: "x",
-    line: /: shut down, 2 connections closed, 0 left open$/,
+    line: /: shut down, 2 connections closed, 0 left open, 0 timed out idle$/,
   },
   {
     example: "http_hello.ts",
     extra: [],
     send: "GET / HTTP/1.1\r\n\r\n",
-    line: /: shut down, 2 connections closed$/,
+    line: /: shut down, 2 connections closed, 0 timed out$/,
   },
   {
     example: "multi_worker.ts",

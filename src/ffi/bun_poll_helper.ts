@@ -4,7 +4,8 @@
  * SharedArrayBuffer laid out as `HelperLayout`, answers with one message,
  * then loops: sleep in `Atomics.wait` until the request counter moves, run
  * `ppoll` on the pollfd array in the buffer, store the result, bump the
- * answered counter and `Atomics.notify` it. A request of -1 ends the loop.
+ * answered counter and `Atomics.notify` it. A request of -1 ends the loop;
+ * -2 leaves it for the next buffer (a larger one), which comes as a message.
  *
  * It never returns to its event loop while it serves, so it needs nothing
  * else from its host; it only ever blocks in `Atomics.wait` or `ppoll`.
@@ -23,9 +24,17 @@ interface HelperScope {
 
 const scope = globalThis as unknown as HelperScope;
 
+// Each buffer received is served until the JS thread asks for another one
+// (request -2: a larger pollfd array, posted next; no new Worker, so no new
+// fds, which may be scarce by then) or for the end (request -1).
 scope.onmessage = (e) => {
-  scope.onmessage = null;
-  const sab = e.data;
+  if (serve(e.data) === "end") {
+    scope.onmessage = null;
+    scope.close();
+  }
+};
+
+function serve(sab: SharedArrayBuffer): "end" | "rebind" {
   const ctl = new Int32Array(sab, 0, 8);
   const bytes = new Uint8Array(sab);
   const timespec = bytes.subarray(HelperLayout.TIMESPEC_AT, HelperLayout.FDS_AT);
@@ -35,7 +44,8 @@ scope.onmessage = (e) => {
   for (;;) {
     Atomics.wait(ctl, HelperLayout.REQUEST, seen);
     const request = Atomics.load(ctl, HelperLayout.REQUEST);
-    if (request < 0) break;
+    if (request === -1) return "end";
+    if (request === -2) return "rebind";
     if (request === seen) continue; // spurious
     seen = request;
     const timeout = ctl[HelperLayout.HAS_TIMEOUT] === 1 ? timespec : null;
@@ -43,5 +53,4 @@ scope.onmessage = (e) => {
     Atomics.store(ctl, HelperLayout.ANSWERED, request);
     Atomics.notify(ctl, HelperLayout.ANSWERED);
   }
-  scope.close();
-};
+}

@@ -54,6 +54,17 @@ export function closeOffThreadPoller(): void {
   poller = null;
 }
 
+/**
+ * Gets this thread's off-thread poller ready before its first wait (Bun:
+ * starts its helper Worker now, while fds are surely available; Deno needs
+ * nothing). Idempotent; a failure surfaces at the first wait.
+ */
+export function prepareOffThreadPoller(): void {
+  if (host !== "bun") return;
+  const p = (poller ??= new BunPoller()) as BunPoller;
+  p.prepare();
+}
+
 interface Poller {
   poll(fds: Uint8Array, nfds: number, timeoutNs: number): Promise<number>;
   close(): void;
@@ -119,10 +130,21 @@ class BunPoller implements Poller {
   #request = 0;
   #starting: Promise<void> | null = null;
 
+  // One Worker for the thread's life, started once: growing the pollfd
+  // array posts a new buffer to it (request -2, then the buffer) rather than
+  // starting another. A Worker takes fds (its event loop's epoll fd, its
+  // module's file), and Bun ends the whole process when it cannot get one
+  // ("bun ran out of file descriptors"): a server that accepted up to the fd
+  // limit must not need a new one (see docs/findings.md).
   async #start(capacity: number): Promise<void> {
-    this.#stopWorker();
     const sab = new SharedArrayBuffer(HelperLayout.FDS_AT + capacity * POLLFD_SIZE);
-    const worker = new g.Worker(new URL("./bun_poll_helper.ts", import.meta.url).href);
+    let worker = this.#worker;
+    if (worker !== null) {
+      Atomics.store(this.#ctl, HelperLayout.REQUEST, -2);
+      Atomics.notify(this.#ctl, HelperLayout.REQUEST);
+    } else {
+      worker = new g.Worker(new URL("./bun_poll_helper.ts", import.meta.url).href);
+    }
     await new Promise<void>((resolve, reject) => {
       worker.onmessage = () => resolve();
       worker.onerror = (e: { message?: string }) =>
@@ -140,15 +162,37 @@ class BunPoller implements Poller {
     worker.unref(); // referenced only while a wait is pending
   }
 
+  /** Starts the helper now (idempotent), so it exists before fds may run out. */
+  prepare(): void {
+    if (this.#worker !== null || this.#starting !== null) return;
+    const starting = this.#start(64);
+    this.#starting = starting;
+    // A failure is poll's to report (it awaits the same promise); here it
+    // must not be an unhandled rejection.
+    starting.then(() => {
+      if (this.#starting === starting) this.#starting = null;
+    }, () => {});
+  }
+
   async poll(fds: Uint8Array, nfds: number, timeoutNs: number): Promise<number> {
     if (this.#capacity < nfds || this.#worker === null) {
       let capacity = Math.max(this.#capacity, 64);
       while (capacity < nfds) capacity *= 2;
-      this.#starting ??= this.#start(capacity);
-      try {
-        await this.#starting;
-      } finally {
-        this.#starting = null;
+      // A start under way (prepare) is awaited first; then grow if needed.
+      if (this.#starting !== null) {
+        try {
+          await this.#starting;
+        } finally {
+          this.#starting = null;
+        }
+      }
+      if (this.#capacity < nfds || this.#worker === null) {
+        this.#starting = this.#start(capacity);
+        try {
+          await this.#starting;
+        } finally {
+          this.#starting = null;
+        }
       }
     }
     const ctl = this.#ctl;

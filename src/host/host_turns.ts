@@ -16,7 +16,13 @@
  * @module
  */
 
-import { PollFds, POLLIN, pollOffThread, yieldToHostLoop } from "../ffi/mod.ts";
+import {
+  PollFds,
+  POLLIN,
+  pollOffThread,
+  prepareOffThreadPoller,
+  yieldToHostLoop,
+} from "../ffi/mod.ts";
 import { WakeFd } from "../io/wake_fd.ts";
 import type { Scheduler, TaskRecord } from "../sched/scheduler.ts";
 import { halt, Rule } from "../sched/usage.ts";
@@ -56,6 +62,10 @@ export class HostTurns {
 
   constructor(readonly scheduler: Scheduler) {
     this.#sliceStart = scheduler.now();
+    // Bun: the helper Worker of the off-thread wait starts now, not at the
+    // first idle moment, which a server flooded with connections may reach
+    // only once every fd is taken (Bun then ends the process).
+    prepareOffThreadPoller();
   }
 
   /**
@@ -76,6 +86,9 @@ export class HostTurns {
       if (until !== null && until.done) return undefined;
       if (s.ready.length === 0 && s.hostWaits > 0) {
         this.#checkpoints++;
+        // The slice holds here too: a task looping on settled promises
+        // would otherwise keep the host loop (its timers, its I/O) waiting.
+        if (s.now() - this.#sliceStart >= HOST_SLICE_MS) return this.#yield();
         return Promise.resolve();
       }
     }
@@ -101,7 +114,10 @@ export class HostTurns {
       // Promises that already settled run their callbacks (and queue their
       // tasks) at the next microtask checkpoint: take it before a kernel wait.
       await null;
-      if (s.ready.length > 0) return;
+      if (s.ready.length > 0) {
+        if (s.now() - this.#sliceStart >= HOST_SLICE_MS) await this.#yield();
+        return;
+      }
     }
     let timeoutNs = -1;
     if (s.timers.size > 0) {

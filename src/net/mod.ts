@@ -12,6 +12,7 @@ export {
   type SocketAddr,
   toSocketAddr,
 } from "./addr.ts";
+export { lookupHost, ResolveError } from "./resolve.ts";
 export { SocketClosedError } from "./socket.ts";
 export { ACCEPT_BACKOFF_MS, type ListenOptions, TcpListener } from "./tcp_listener.ts";
 export {
