@@ -123,7 +123,7 @@ export class UdpSocket {
     const task = core.task("sendTo");
     const named = namedTarget(addr);
     const [sa, saLen] = this.#target(
-      named === null ? addr : (yield* resolveNamed(named, this.#family === "ipv4" ? 4 : 6))[0],
+      named === null ? addr : (yield* resolveNamed(named, this.#family === "ipv4" ? 4 : 6))[0]!,
     );
     if (buf.length > MAX_IO_LEN) throw new RangeError(`sendTo: datagram too large: ${buf.length}`);
     const source = core.source;
