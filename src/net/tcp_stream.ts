@@ -37,6 +37,7 @@ import {
 import { beginWait, currentTask } from "../sched/current.ts";
 import { SUSPEND } from "../sched/types.ts";
 import type { Operation } from "../sched/types.ts";
+import { checkDurationMs } from "../time/duration.ts";
 import { type AddrLike, localAddrOf, peerAddrOf, toSocketAddr } from "./addr.ts";
 import { connectNamed } from "./connect_named.ts";
 import { namedTarget } from "./resolve.ts";
@@ -172,9 +173,7 @@ export class TcpStream {
     if (named !== null) return yield* connectNamed(named, options, TcpStream.connect);
     const target = toSocketAddr(addr);
     const ms = options.timeoutMs;
-    if (ms !== undefined && !(ms >= 0)) {
-      throw new RangeError(`connect: timeoutMs must be a number >= 0, got ${ms}`);
-    }
+    if (ms !== undefined) checkDurationMs("connect: timeoutMs", ms);
     const task = currentTask("connect");
     const scheduler = task.scheduler;
     const [sa, saLen] = sockAddrBytes(target);
