@@ -13,8 +13,9 @@ export { SysError } from "./src/ffi/errors.ts";
 export { hardwareConcurrency, host, hostArgs as args } from "./src/ffi/mod.ts";
 export type { ReactorKind } from "./src/io/reactor.ts";
 export {
-  ACCEPT_BACKOFF_MS,
   type AddrLike,
+  AsyncFd,
+  type AsyncFdOptions,
   type ConnectOptions,
   ConnectTimeoutError,
   type Datagram,

@@ -12,8 +12,8 @@ export {
   type SocketAddr,
   toSocketAddr,
 } from "./addr.ts";
-export { SocketClosedError } from "./socket.ts";
-export { ACCEPT_BACKOFF_MS, type ListenOptions, TcpListener } from "./tcp_listener.ts";
+export { AsyncFd, type AsyncFdOptions, SocketClosedError } from "./async_fd.ts";
+export { type ListenOptions, TcpListener } from "./tcp_listener.ts";
 export {
   type ConnectOptions,
   ConnectTimeoutError,
