@@ -20,9 +20,11 @@ export {
   ConnectTimeoutError,
   type Datagram,
   formatSocketAddr,
+  formatUnixAddr,
   type HostPort,
   type KeepAliveOptions,
   type ListenOptions,
+  type PeerCredentials,
   type Received,
   type ShutdownHow,
   type SocketAddr,
@@ -32,6 +34,13 @@ export {
   toSocketAddr,
   UdpSocket,
   UnexpectedEofError,
+  type UnixAddr,
+  type UnixAddrLike,
+  UnixDatagram,
+  type UnixDatagramReceived,
+  UnixListener,
+  type UnixListenOptions,
+  UnixStream,
 } from "./src/net/mod.ts";
 export { type RootTask, rootTask } from "./src/runtime/root_task.ts";
 export {
