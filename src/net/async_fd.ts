@@ -69,21 +69,33 @@ let adopting: Scheduler | null = null;
  * completely or fails with `EAGAIN` is cancel-safe the same way (cancelled,
  * it did nothing).
  *
- * @example Waiting on an eventfd that another task signals
+ * @example A pipe, read and written through your own FFI binding (Deno here; `bun:ffi` is alike)
  * ```ts
- * import { AsyncFd, run, spawn, type Task } from "strom";
+ * import { AsyncFd, awaitAll, run, type Task } from "strom";
  *
- * // eventfd(2) through your own FFI binding: libc.eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)
- * const efd = new AsyncFd(eventfd(0, 0o4000 | 0o2000000), { name: "EventFd" });
+ * // read(2), write(2) and pipe2(2) through your own binding (bun:ffi is alike).
+ * const libc = Deno.dlopen("libc.so.6", {
+ *   pipe2: { parameters: ["buffer", "i32"], result: "i32" },
+ *   read: { parameters: ["i32", "buffer", "u32"], result: "i32" },
+ *   write: { parameters: ["i32", "buffer", "u32"], result: "i32" },
+ * }).symbols;
+ * const fds = new Int32Array(2);
+ * libc.pipe2(fds, 0o4000 | 0o2000000); // O_NONBLOCK | O_CLOEXEC
+ * const reader = new AsyncFd(fds[0], { name: "PipeReader" });
+ * const writer = new AsyncFd(fds[1], { name: "PipeWriter" });
+ *
  * run(function* (): Task<void> {
- *   const counter = new Uint8Array(8);
- *   yield* spawn(function* (): Task<void> {
- *     counter[0] = 1;
- *     yield* efd.writeWith("write", () => write(efd.fd, counter, 8));
- *   }());
- *   // Waits until the other task's write makes the eventfd readable.
- *   yield* efd.readWith("read", () => read(efd.fd, counter, 8));
- *   efd.close();
+ *   const hello = new TextEncoder().encode("hello");
+ *   const buf = new Uint8Array(64);
+ *   const [n] = yield* awaitAll(
+ *     // Waits in strom's reactor until the pipe has data. Passing the length
+ *     // lets a short read count as "drained" (true of pipes and streams).
+ *     reader.readWith("read", () => libc.read(reader.fd, buf, buf.length), buf.length),
+ *     writer.writeWith("write", () => libc.write(writer.fd, hello, hello.length)),
+ *   );
+ *   console.log(new TextDecoder().decode(buf.subarray(0, n))); // hello
+ *   reader.close();
+ *   writer.close();
  * }());
  * ```
  */
