@@ -261,3 +261,37 @@ test("Unix sockets: bad input is a clear error, nothing leaks", () => {
     }
   }());
 });
+
+test("the Unix sockets use AsyncFd's public face only (nothing private of the socket layer)", async () => {
+  const { readFileSync } = await import("node:fs");
+  const src = (f: string) => readFileSync(new URL(`../src/net/${f}`, import.meta.url), "utf8");
+  const publicNames = new Set(Object.keys(await import("../mod.ts")));
+  // Type-only exports are erased at run time; these are the public ones used.
+  for (const t of ["Operation", "ShutdownHow"]) publicNames.add(t);
+  // Helpers that are themselves written on AsyncFd's public methods (accept)
+  // or touch no fd at all (argument checks), and the Unix modules themselves.
+  const neutral = /^\.\/(accept|check|unix_[a-z]+)\.ts$|^\.\.\/ffi\/mod\.ts$/;
+  for (
+    const file of [
+      "unix_addr.ts",
+      "unix_fd.ts",
+      "unix_stream.ts",
+      "unix_listener.ts",
+      "unix_datagram.ts",
+      "accept.ts",
+    ]
+  ) {
+    for (const m of src(file).matchAll(/import\s+(?:type\s+)?\{([^}]*)\}\s+from\s+"([^"]+)"/g)) {
+      if (neutral.test(m[2])) continue;
+      for (const raw of m[1].split(",")) {
+        const name = raw.replace(/\btype\b/, "").trim();
+        if (name === "") continue;
+        assert.ok(
+          publicNames.has(name),
+          `${file} imports ${name} from ${m[2]}, which is not public`,
+        );
+      }
+    }
+  }
+  assert.doesNotMatch(src("accept.ts"), /adoptFd|IoSource|#source/);
+});
