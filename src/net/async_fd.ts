@@ -27,7 +27,9 @@ import { checkFd, describe } from "./check.ts";
  * (`socket-used-after-close`).
  */
 export class SocketClosedError extends Error {
+  /** Always `"SocketClosedError"`. */
   override readonly name = "SocketClosedError";
+  /** Creates the error for operation `op`, woken by a close. */
   constructor(
     /** The operation that was waiting (`"read"`, `"accept"`, ...). */
     readonly op: string,

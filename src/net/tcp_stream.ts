@@ -54,7 +54,9 @@ import { getIntOption, openSocketFd, setIntOption, sockAddrBytes } from "./socke
 
 /** Thrown by {@linkcode TcpStream.readExact} when the peer ends the stream early. */
 export class UnexpectedEofError extends Error {
+  /** Always `"UnexpectedEofError"`. */
   override readonly name = "UnexpectedEofError";
+  /** Creates the error for a stream that ended after `received` of `expected` bytes. */
   constructor(
     /** Bytes asked for. */
     readonly expected: number,
@@ -67,7 +69,9 @@ export class UnexpectedEofError extends Error {
 
 /** Thrown by {@linkcode TcpStream.connect} when `timeoutMs` passed first. */
 export class ConnectTimeoutError extends Error {
+  /** Always `"ConnectTimeoutError"`. */
   override readonly name = "ConnectTimeoutError";
+  /** Creates the error for a connect to `addr` that took longer than `ms`. */
   constructor(
     /** The address being connected to. */
     readonly addr: SocketAddr,
