@@ -90,6 +90,34 @@ test("AsyncFd on a pipe: a read waits for the writer; 1 MB through a 64 kB pipe;
   }());
 });
 
+test("AsyncFd: tryReadWith/tryWriteWith never wait; -1 clears the readiness until the reactor reports it", () => {
+  runChecked(function*(): Task<void> {
+    const p = new Pipe();
+    try {
+      const buf = new Uint8Array(8);
+      const readOnce = () => libc.read(p.r.fd, buf, buf.length);
+      let calls = 0;
+      const counted = () => {
+        calls++;
+        return readOnce();
+      };
+      assert.equal(p.r.tryReadWith("read", counted, buf.length), -1, "empty pipe: would block");
+      assert.equal(p.r.tryReadWith("read", counted, buf.length), -1);
+      assert.equal(calls, 1, "the second try did not call the syscall: readiness is clear");
+      const data = new Uint8Array([1, 2, 3]);
+      assert.equal(p.w.tryWriteWith("write", () => libc.write(p.w.fd, data, 3), 3), 3);
+      yield* p.r.readable(); // the reactor reports the data
+      assert.equal(p.r.tryReadWith("read", counted, buf.length), 3);
+      assert.deepEqual([...buf.subarray(0, 3)], [1, 2, 3]);
+      // Short (3 < 8) on a pipe: drained, so the next try calls nothing.
+      assert.equal(p.r.tryReadWith("read", counted, buf.length), -1);
+      assert.equal(calls, 2);
+    } finally {
+      p.close();
+    }
+  }());
+});
+
 test("AsyncFd: readable()/clearReadable() for a hand-written loop; the eventfd example", () => {
   runChecked(function*(): Task<void> {
     const efd = new AsyncFd(libc.eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC), { name: "EventFd" });

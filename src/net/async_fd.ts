@@ -208,21 +208,8 @@ export class AsyncFd {
     const task = this.#task(op);
     const source = this.#source;
     for (;;) {
-      if (source.readable) {
-        const n = attempt();
-        if (n >= 0) {
-          // Edge-triggered readiness reports new data, never data left behind:
-          // clear only where the short read proves nothing is left.
-          if (n < drainedBelow && n > 0 && !source.hangup && !source.urgent) {
-            source.readable = false;
-          }
-          return n;
-        }
-        const e = libc.errno();
-        if (e === EINTR) continue;
-        if (e !== EAGAIN) throw sysError(call, e);
-        source.readable = false;
-      }
+      const n = this.#tryRead(attempt, drainedBelow, call);
+      if (n >= 0) return n;
       // The wait, inlined: a server's read waits once per request.
       beginWait(op);
       this.#waitOn(task, false);
@@ -243,21 +230,69 @@ export class AsyncFd {
    */
   *writeWith(op: string, attempt: () => number, fullBelow = 0, call = op): Operation<number> {
     const task = this.#task(op);
-    const source = this.#source;
     for (;;) {
-      if (source.writable) {
-        const n = attempt();
-        if (n >= 0) {
-          if (n < fullBelow) source.writable = false;
-          return n;
-        }
-        const e = libc.errno();
-        if (e === EINTR) continue;
-        if (e !== EAGAIN) throw sysError(call, e);
-        source.writable = false;
-      }
+      const n = this.#tryWrite(attempt, fullBelow, call);
+      if (n >= 0) return n;
       yield* this.#wait(task, op, true);
     }
+  }
+
+  /**
+   * One try of the read-like syscall `attempt`, never waiting (tokio's
+   * `try_io`): its result (`>= 0`), or -1 when the fd would block, with the
+   * cached readiness then clear (wait with {@linkcode readable} and try
+   * again). While the cached readiness is clear it returns -1 without
+   * calling `attempt`. Same policy and arguments as {@linkcode readWith}
+   * (`EINTR` tried again, other failures a `SysError`, `drainedBelow`).
+   * Lets an operation that usually completes at once skip a generator. Halts
+   * after close and from another thread.
+   */
+  tryReadWith(op: string, attempt: () => number, drainedBelow = 0, call = op): number {
+    this.fdFor(op);
+    return this.#tryRead(attempt, drainedBelow, call);
+  }
+
+  /** One try of the write-like syscall `attempt`: the mirror of {@linkcode tryReadWith}. */
+  tryWriteWith(op: string, attempt: () => number, fullBelow = 0, call = op): number {
+    this.fdFor(op);
+    return this.#tryWrite(attempt, fullBelow, call);
+  }
+
+  // The policy, in one place: try; EINTR again; EAGAIN clears the readiness.
+  #tryRead(attempt: () => number, drainedBelow: number, call: string): number {
+    const source = this.#source;
+    while (source.readable) {
+      const n = attempt();
+      if (n >= 0) {
+        // Edge-triggered readiness reports new data, never data left behind:
+        // clear only where the short read proves nothing is left.
+        if (n < drainedBelow && n > 0 && !source.hangup && !source.urgent) {
+          source.readable = false;
+        }
+        return n;
+      }
+      const e = libc.errno();
+      if (e === EINTR) continue;
+      if (e !== EAGAIN) throw sysError(call, e);
+      source.readable = false;
+    }
+    return -1;
+  }
+
+  #tryWrite(attempt: () => number, fullBelow: number, call: string): number {
+    const source = this.#source;
+    while (source.writable) {
+      const n = attempt();
+      if (n >= 0) {
+        if (n < fullBelow) source.writable = false; // the send buffer is full
+        return n;
+      }
+      const e = libc.errno();
+      if (e === EINTR) continue;
+      if (e !== EAGAIN) throw sysError(call, e);
+      source.writable = false;
+    }
+    return -1;
   }
 
   /**

@@ -280,19 +280,25 @@ export class TcpStream {
   *writeAll(buf: Uint8Array, length?: number): Operation<void> {
     checkBytes(buf, "writeAll");
     const len = usedLength(buf, length, "writeAll");
+    currentTask("writeAll");
     const io = this.#io;
     const fd = this.#fd;
-    if (len === 0) io.fdFor("writeAll");
+    let part = buf;
+    let want = capped(len); // the rest goes in later calls
+    const send = () => libc.send(fd, part, want, MSG_NOSIGNAL);
     let off = 0;
     while (off < len) {
-      const part = off === 0 ? buf : buf.subarray(off);
-      const want = capped(len - off); // the rest goes in later calls
-      off += yield* io.writeWith(
-        "writeAll",
-        () => libc.send(fd, part, want, MSG_NOSIGNAL),
-        want,
-        "send",
-      );
+      // Tried without a generator; the wait (the slow path) is one.
+      const n = io.tryWriteWith("writeAll", send, want, "send");
+      if (n < 0) {
+        yield* io.writable();
+        continue;
+      }
+      off += n;
+      if (off < len) {
+        part = buf.subarray(off);
+        want = capped(len - off);
+      }
     }
   }
 
