@@ -280,7 +280,7 @@ export class TcpStream {
   *writeAll(buf: Uint8Array, length?: number): Operation<void> {
     checkBytes(buf, "writeAll");
     const len = usedLength(buf, length, "writeAll");
-    currentTask("writeAll");
+    currentTask("writeAll"); // halts outside a task even when nothing waits
     const io = this.#io;
     const fd = this.#fd;
     let part = buf;
