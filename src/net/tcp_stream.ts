@@ -213,12 +213,25 @@ export class TcpStream {
    * stays usable. Halts outside a task, after close, or from another thread.
    */
   read(buf: Uint8Array): Operation<number> {
-    const len = byteLength(buf);
-    if (len < 0) return failed(notBytes("read", buf));
-    if (len === 0) return this.#nothing("read");
-    const fd = this.#fd;
-    return this.#io.readWith("read", () => libc.recv(fd, buf, len, 0), len, "recv");
+    // A read loop reuses one buffer: it reuses that buffer's recv call too
+    // (each call keeps its own arguments, so two reads in flight stay apart).
+    if (buf !== this.#recvBuf || buf.length !== this.#recvSize) {
+      const len = byteLength(buf);
+      if (len < 0) return failed(notBytes("read", buf));
+      if (len === 0) return this.#nothing("read");
+      const fd = this.#fd;
+      this.#recvBuf = buf;
+      this.#recvSize = buf.length;
+      this.#recvLen = len;
+      this.#recv = () => libc.recv(fd, buf, len, 0);
+    }
+    return this.#io.readWith("read", this.#recv, this.#recvLen, "recv");
   }
+
+  #recvBuf: Uint8Array | null = null;
+  #recvSize = 0;
+  #recvLen = 0;
+  #recv: () => number = () => -1;
 
   /**
    * Fills `buf` completely, reading as often as needed. Throws
