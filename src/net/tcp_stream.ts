@@ -101,6 +101,9 @@ export interface KeepAliveOptions {
 /** Which direction(s) {@linkcode TcpStream.shutdown} closes. */
 export type ShutdownHow = "read" | "write" | "both";
 
+// No buffer read into yet (never one a caller can pass).
+const NO_BUFFER = new Uint8Array(0);
+
 // One call moves at most MAX_IO_LEN bytes (the FFI lengths are 32-bit).
 function capped(n: number): number {
   return n > MAX_IO_LEN ? MAX_IO_LEN : n;
@@ -228,7 +231,7 @@ export class TcpStream {
     return this.#io.readWith("read", this.#recv, this.#recvLen, "recv");
   }
 
-  #recvBuf: Uint8Array | null = null;
+  #recvBuf: Uint8Array = NO_BUFFER;
   #recvSize = 0;
   #recvLen = 0;
   #recv: () => number = () => -1;
