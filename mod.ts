@@ -11,6 +11,9 @@
 
 export { SysError } from "./src/ffi/errors.ts";
 export { hardwareConcurrency, host, hostArgs as args } from "./src/ffi/mod.ts";
+export { runAsync } from "./src/host/run_async.ts";
+export { SHUTDOWN_SIGNALS, untilSignal } from "./src/host/signals.ts";
+export { until, type UntilSource } from "./src/host/until.ts";
 export type { ReactorKind } from "./src/io/reactor.ts";
 export {
   type AddrLike,
@@ -24,8 +27,10 @@ export {
   type HostPort,
   type KeepAliveOptions,
   type ListenOptions,
+  lookupHost,
   type PeerCredentials,
   type Received,
+  ResolveError,
   type ShutdownHow,
   type SocketAddr,
   SocketClosedError,
@@ -42,7 +47,13 @@ export {
   type UnixListenOptions,
   UnixStream,
 } from "./src/net/mod.ts";
-export { type RootTask, rootTask } from "./src/runtime/root_task.ts";
+export {
+  OwnedFd,
+  ownedFd,
+  type RootTask,
+  rootTask,
+  type RootTaskArgs,
+} from "./src/runtime/root_task.ts";
 export {
   Runtime,
   type RuntimeOptions,
@@ -50,6 +61,7 @@ export {
   type SpawnResult,
   WorkerCrashedError,
 } from "./src/runtime/runtime.ts";
+export { SharedChannel, type SharedChannelOptions } from "./src/runtime/shared_channel.ts";
 export {
   RuntimeShutdownError,
   shutdownRuntime,
@@ -66,5 +78,16 @@ export { JoinHandle, spawn } from "./src/sched/spawn.ts";
 export type { Operation, Suspend, Task, TaskResults } from "./src/sched/types.ts";
 export { HALT_EXIT_CODE, Rule, type RuleName } from "./src/sched/usage.ts";
 export { Channel, ChannelClosedError } from "./src/sync/channel.ts";
+export { Notify } from "./src/sync/notify.ts";
+export { oneshot, OneshotClosedError, OneshotReceiver, OneshotSender } from "./src/sync/oneshot.ts";
+export { Permit, Semaphore } from "./src/sync/semaphore.ts";
+export { TaskSet } from "./src/sync/task_set.ts";
+export { Deadline } from "./src/time/deadline.ts";
+export {
+  Interval,
+  interval,
+  type IntervalOptions,
+  type MissedTickBehavior,
+} from "./src/time/interval.ts";
 export { now, sleep, sleepUntil, yieldNow } from "./src/time/sleep.ts";
 export { timeout, TimeoutError } from "./src/time/timeout.ts";

@@ -76,6 +76,20 @@ const SUITES = [
       run: (quick) => runRuntimeScripts(quick),
     },
   },
+  {
+    id: "bridge",
+    title: "Bridge to the host",
+    issue: 10,
+    entry: "bench/bridge/run.mjs",
+    render: renderBridge,
+  },
+  {
+    id: "sync",
+    title: "Synchronization",
+    issue: 13,
+    entry: "bench/sync/run.mjs",
+    render: renderSync,
+  },
 ];
 for (const id of opts.only ?? []) {
   if (!SUITES.some((s) => s.id === id)) {
@@ -729,6 +743,105 @@ function runRuntimeScripts(quick) {
 // The CPU-bound mix is run at two task sizes (see the runtime suite's runner).
 const MIX_GRAINS = [["cpu-mix", "fine tasks"], ["cpu-mix-coarse", "coarse tasks"]];
 
+function renderBridge(data, _ctx) {
+  const md = [];
+  const targets = [];
+  const rs = data.results ?? [];
+  const echo = data.echo ?? [];
+  md.push(
+    "`until`, `runAsync` and the off-thread kernel wait (bench/bridge/bridge.ts, one child process",
+    "per case, host and reactor). The host's own way beside each: `await` in an async function.",
+    "",
+  );
+  const rows = [];
+  for (const r of rs) {
+    if (r.case === "until") {
+      rows.push([
+        "`until` of an already-settled promise",
+        r.host,
+        r.reactor,
+        fmtNs(r.untilNsPerOp),
+        fmtNs(r.awaitNsPerOp),
+      ]);
+    } else if (r.case === "wake") {
+      rows.push([
+        "promise settles → task runs, thread idle (p50 / p99)",
+        r.host,
+        r.reactor,
+        `${sig(r.idleUs.p50)} / ${sig(r.idleUs.p99)} µs`,
+        `${sig(r.awaitUs.p50)} / ${sig(r.awaitUs.p99)} µs`,
+      ]);
+      rows.push([
+        "promise settles → task runs, another task busy (p50 / p99)",
+        r.host,
+        r.reactor,
+        `${sig(r.busyUs.p50)} / ${sig(r.busyUs.p99)} µs`,
+        "",
+      ]);
+    } else if (r.case === "idle") {
+      rows.push([
+        `idle strom server under runAsync, ${r.seconds} s: CPU`,
+        r.host,
+        r.reactor,
+        `${r.cpuPercent.toFixed(2)}%`,
+        "",
+      ]);
+      targets.push({
+        target: `${r.host} (${r.reactor}): an idle server under runAsync uses < 1% CPU`,
+        measured: `${r.cpuPercent.toFixed(2)}% over ${r.seconds} s`,
+        met: r.cpuPercent < 1,
+      });
+    }
+  }
+  for (const [host] of HOSTS) {
+    for (const conns of [1, 64]) {
+      const a = echo.find((e) => e.server === `strom-${host}` && e.conns === conns);
+      const b = echo.find((e) => e.server === `strom-${host}-run` && e.conns === conns);
+      if (!a || !b) continue;
+      const ratio = a.server_cpu_us_per_rt / b.server_cpu_us_per_rt;
+      rows.push([
+        `TCP echo, ${conns} conns: server CPU per round trip (runAsync vs run)`,
+        host,
+        "epoll",
+        `${sig(a.server_cpu_us_per_rt)} µs`,
+        `run: ${sig(b.server_cpu_us_per_rt)} µs (${ratio.toFixed(2)}x)`,
+      ]);
+      if (conns === 64) {
+        targets.push({
+          target: `${host}: TCP echo CPU per round trip under runAsync within 5% of run (64 conns)`,
+          measured: `${sig(a.server_cpu_us_per_rt)} vs ${sig(b.server_cpu_us_per_rt)} µs (${
+            ratio.toFixed(2)
+          }x)`,
+          met: ratio <= 1.05,
+        });
+      }
+    }
+  }
+  for (const [host, hostName] of HOSTS) {
+    const a = (data.gateway ?? []).find((g) => g.id === `strom-${host}`);
+    const b = (data.gateway ?? []).find((g) => g.id === `peer-${host}`);
+    if (!a || !b) continue;
+    rows.push([
+      "examples/gateway.ts under wrk (32 conns): req/s; gateway CPU per request",
+      host,
+      "epoll",
+      `${fmtInt(a.rps)}; ${sig(a.cpuUsPerRequest)} µs`,
+      `${hostName}.serve + fetch: ${fmtInt(b.rps)}; ${sig(b.cpuUsPerRequest)} µs`,
+    ]);
+  }
+  md.push(
+    mdTable(["figure", "host", "reactor", "strom", "host's own way"], rows, [
+      "l",
+      "l",
+      "l",
+      "r",
+      "r",
+    ]),
+    "",
+  );
+  return { md, targets };
+}
+
 function renderRuntime(data, ctx) {
   const md = [];
   const targets = [];
@@ -857,6 +970,50 @@ function renderRuntime(data, ctx) {
   }
   ctx.chart("runtime.png", row, "Multi-worker runtime: 1 vs 2 workers (higher is better)");
   return { md, targets };
+}
+
+// ---- suite: synchronization (issue 13) ----------------------------------------------------
+
+function renderSync(data) {
+  const rs = data.results ?? [];
+  const md = [
+    "bench/sync/local.ts (one thread) and bench/sync/cross.ts (threads) on each host. Channel",
+    "figures are one producer and one consumer, numbers unless stated; a `SharedChannel` is",
+    "bounded (capacity 1024), the postMessage and MessageChannel peers are not (their queue",
+    "grows). Each figure is one run on a shared 2-core machine: compare within a row group.",
+    "",
+  ];
+  const rows = [];
+  for (const [host, hostName] of HOSTS) {
+    for (const r of rs.filter((x) => x.host === host && x.bench === "local")) {
+      rows.push([
+        r.what + (r.note ? ` (${r.note})` : ""),
+        hostName,
+        r.unit === "ns" ? fmtNs(r.value) : `${fmtInt(r.value)} msgs/s`,
+      ]);
+    }
+    for (const kind of ["number", "64 bytes"]) {
+      const cross = rs.filter((x) => x.host === host && x.bench === "cross" && x.kind === kind);
+      const shared = cross.find((x) => x.what.includes("2 workers"));
+      for (const r of cross) {
+        const ratio = shared && r !== shared && !r.what.startsWith("SharedChannel")
+          ? ` (SharedChannel across 2 workers: ${vs(1 / shared.value, 1 / r.value)})`
+          : "";
+        rows.push([`${r.what}, ${kind}`, hostName, `${fmtInt(r.value)} msgs/s${ratio}`]);
+      }
+    }
+    for (const r of rs.filter((x) => x.host === host && x.bench === "stress")) {
+      rows.push([
+        `SharedChannel stress: ${r.what}, ${fmtInt(r.messages)} messages`,
+        hostName,
+        `${fmtInt(r.value)} msgs/s; exactly once: ${
+          r.exactlyOnce ? "yes" : "NO"
+        }; out of order: ${r.outOfOrder}`,
+      ]);
+    }
+  }
+  md.push(mdTable(["figure", "host", "measured"], rows, ["l", "l", "r"]), "");
+  return { md, targets: [] };
 }
 
 // ---- running ------------------------------------------------------------------------------
@@ -1002,9 +1159,9 @@ function main() {
     opts.quick
       ? "\n**Quick run** (`--quick`): smaller sizes and shorter windows than the real benchmarks; a smoke test, not figures to quote.\n"
       : "",
-    "All suites ran in this one run, one after the other (never two at once), on this machine;",
-    "each compares strom with its peers inside the same suite run. Figures from other machines or",
-    "other runs are not comparable with these.",
+    opts.from
+      ? "Re-rendered from the suites' saved figures (`--from`): each suite's figures come from its own run (see each section), on this machine; each compares strom with its peers inside that suite run. Figures from other machines or runs are not comparable with these."
+      : "All suites ran in this one run, one after the other (never two at once), on this machine;\neach compares strom with its peers inside the same suite run. Figures from other machines or\nother runs are not comparable with these.",
     "",
     "## Machine and versions",
     "",

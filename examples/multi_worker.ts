@@ -2,7 +2,9 @@
 // [HOST] [MODE] [WORKERS]` or `bun examples/multi_worker.ts ...` (defaults:
 // 7000, 127.0.0.1, reuseport, the number of CPUs; port 0 picks a free one). Prints
 // `listening on HOST:PORT` once every worker accepts connections, then
-// serves until killed (SIGINT/SIGTERM end it).
+// serves until SIGINT or SIGTERM: then it shuts the runtime down gracefully
+// (the servers are cancelled, their finally blocks close the listeners and
+// connections), prints one line saying so and exits 0.
 //
 // MODE `reuseport`: one listener per worker on the same port (SO_REUSEPORT);
 // the kernel spreads connections over the workers.
@@ -11,7 +13,7 @@
 //
 // The root tasks live in their own module (multi_worker_tasks.ts): each
 // worker imports it to find them by name, so it must not start a runtime.
-import { args, hardwareConcurrency, rootTask, Runtime } from "../mod.ts";
+import { args, hardwareConcurrency, rootTask, runAsync, Runtime, untilSignal } from "../mod.ts";
 import { acceptor, reusePortServer, ServerBoard } from "./multi_worker_tasks.ts";
 
 const [portArg = "7000", host = "127.0.0.1", mode = "reuseport", workersArg] = args();
@@ -47,6 +49,16 @@ if (mode === "handoff") {
   }
   await bound(workers);
 }
+for (const s of servers) s.catch(() => {}); // cancelled at shutdown
+
+// The host thread waits for a signal (through its event loop: runAsync runs
+// the task up to its first wait before it returns, so the signal listeners
+// are in place before the server is announced), then shuts down: the
+// servers never end on their own, so no grace.
+const stopped = runAsync(untilSignal());
 const shown = host.includes(":") ? `[${host}]` : host;
 console.log(`listening on ${shown}:${Atomics.load(board, ServerBoard.PORT)}`);
-for (const s of servers) s.catch(() => {}); // cancelled at shutdown
+const signal = await stopped;
+await runtime.shutdown({ graceMs: 0 });
+const listeners = Atomics.load(board, ServerBoard.FINALLY);
+console.log(`${signal}: shut down, listeners closed: ${listeners}`);

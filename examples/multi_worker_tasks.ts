@@ -5,7 +5,8 @@
  *
  * 1. One acceptor hands accepted fds to workers: `acceptor` takes each
  *    connection, gives up its fd (`intoFd`) and submits `serveFd(fd)` as a
- *    root task; whichever worker takes it adopts the fd (`TcpStream.fromFd`).
+ *    root task with `ownedFd(fd)`; whichever worker takes it adopts the fd
+ *    (`TcpStream.fromFd`), and the runtime closes it if the task never starts.
  * 2. One listener per worker with SO_REUSEPORT: `reusePortServer` on every
  *    worker binds the same port; the kernel spreads connections among them.
  *
@@ -15,7 +16,16 @@
  * @module
  */
 
-import { rootTask, spawn, submit, type Task, TcpListener, TcpStream, workerIndex } from "../mod.ts";
+import {
+  ownedFd,
+  rootTask,
+  spawn,
+  submit,
+  type Task,
+  TcpListener,
+  TcpStream,
+  workerIndex,
+} from "../mod.ts";
 
 /**
  * Board words: the port, connections served, finally blocks run, the
@@ -79,15 +89,9 @@ export function* acceptor(host: string, port: number, board: Int32Array | null):
     for (;;) {
       const conn = yield* listener.accept();
       conn.setNoDelay(true);
-      // The fd leaves this thread as a number; if submit throws (shutdown),
-      // nobody adopted it: close it here.
-      const fd = conn.intoFd();
-      try {
-        yield* submit(rootTask(import.meta.url, serveFd, fd, board));
-      } catch (error) {
-        TcpStream.fromFd(fd).close();
-        throw error;
-      }
+      // The fd leaves this thread, owned by the task: if the task never
+      // starts (submit throws at shutdown, ...), the runtime closes it.
+      yield* submit(rootTask(import.meta.url, serveFd, ownedFd(conn.intoFd()), board));
     }
   } finally {
     listener.close();

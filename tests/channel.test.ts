@@ -159,3 +159,67 @@ function* assertRejects(
   }
   assert.fail("expected an error");
 }
+
+test("a woken receiver keeps the value it was woken for: recv/tryRecv of a task that did not wait cannot take it", () => {
+  const ch = new Channel<number>(1);
+  run(function*(): Task<void> {
+    const waiter = yield* spawn(ch.recv());
+    yield* yieldNow(); // waiter waits for a value
+    assert.equal(ch.trySend(1), true); // handed to the waiter
+    assert.equal(ch.tryRecv(), null, "a task that never waited cannot overtake the waiter");
+    const late = yield* spawn(ch.recv()); // queues behind
+    yield* yieldNow();
+    assert.equal(ch.trySend(2), true);
+    assert.deepEqual(yield* waiter.join(), { done: false, value: 1 });
+    assert.deepEqual(yield* late.join(), { done: false, value: 2 });
+  }());
+});
+
+test("waiting receivers are served in the order they came, even when others take values meanwhile", () => {
+  const ch = new Channel<number>(4);
+  const order: string[] = [];
+  run(function*(): Task<void> {
+    const receivers = ["a", "b"].map((name) =>
+      function*(): Task<void> {
+        const r = yield* ch.recv();
+        order.push(`${name}:${r.done ? "done" : r.value}`);
+      }()
+    );
+    const all = yield* spawn(awaitAll(receivers));
+    for (let i = 0; i < 3; i++) yield* yieldNow(); // a and b wait, a first
+    ch.trySend(1); // for a
+    const stolen = ch.tryRecv(); // a task that never waited
+    if (stolen !== null && !stolen.done) order.push(`intruder:${stolen.value}`);
+    yield* yieldNow(); // a runs (before the fix: finds nothing, queues again behind b)
+    ch.trySend(2);
+    ch.trySend(3);
+    yield* all.join();
+    assert.deepEqual(order, ["a:1", "b:2"]);
+  }());
+});
+
+test("a sender woken for room keeps it: trySend of a task that did not wait cannot take it", () => {
+  const ch = new Channel<string>(1);
+  run(function*(): Task<void> {
+    ch.trySend("x");
+    const waiter = yield* spawn(ch.send("w"));
+    yield* yieldNow(); // the sender waits for room
+    assert.deepEqual(ch.tryRecv(), { done: false, value: "x" }); // room: reserved for it
+    assert.equal(ch.trySend("intruder"), false, "the room belongs to the waiting sender");
+    yield* waiter.join();
+    assert.deepEqual(ch.tryRecv(), { done: false, value: "w" });
+  }());
+});
+
+test("a receiver cancelled after it was handed a value gives it back in order", () => {
+  const ch = new Channel<number>(2);
+  run(function*(): Task<void> {
+    const first = yield* spawn(ch.recv());
+    yield* yieldNow();
+    ch.trySend(1); // handed to `first`
+    ch.trySend(2); // buffered behind it
+    first.cancel(); // 1 goes back to the front
+    assert.deepEqual(ch.tryRecv(), { done: false, value: 1 });
+    assert.deepEqual(ch.tryRecv(), { done: false, value: 2 });
+  }());
+});

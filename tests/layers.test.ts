@@ -15,8 +15,9 @@ const ALLOWED: Record<string, readonly string[]> = {
   sched: ["ffi", "io"],
   time: ["ffi", "io", "sched"],
   sync: ["ffi", "io", "sched", "time"],
-  net: ["ffi", "io", "sched", "time", "sync"],
-  runtime: ["ffi", "io", "sched", "time", "sync", "net"],
+  host: ["ffi", "io", "sched", "time", "sync"],
+  net: ["ffi", "io", "sched", "time", "sync", "host"],
+  runtime: ["ffi", "io", "sched", "time", "sync", "host", "net"],
 };
 
 function sourceFiles(): string[] {

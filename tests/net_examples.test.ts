@@ -3,8 +3,11 @@
 // `listening on HOST:PORT`, is talked to, then killed. The demo must exit 0.
 import assert from "node:assert/strict";
 import { spawn as spawnProcess } from "node:child_process";
+import { connect as netConnect, type Socket } from "node:net";
+import process from "node:process";
 import { test } from "node:test";
 import { awaitAll, type Task, TcpStream, timeout, UdpSocket } from "../mod.ts";
+import { host } from "../src/ffi/mod.ts";
 import { Child, runChecked } from "./fixtures/net_util.ts";
 import { runScenario } from "./helpers/child.ts";
 
@@ -190,4 +193,92 @@ test("examples/http_hello.ts serves wrk (a load generator nobody here wrote) wit
   } finally {
     await child.kill();
   }
+});
+
+/** Opens `n` host connections (node:net) to port, each answered once (`send` → a reply) before it returns them. */
+async function answeredConnections(port: number, n: number, send: string): Promise<Socket[]> {
+  return await Promise.all(
+    Array.from({ length: n }, () =>
+      new Promise<Socket>((resolve, reject) => {
+        const socket = netConnect(port, "127.0.0.1", () => socket.write(send));
+        socket.once("data", () => resolve(socket));
+        socket.on("error", reject);
+      })),
+  );
+}
+
+// Graceful shutdown: each server example, with two connections being
+// served, gets SIGINT or SIGTERM, closes the listener and the connections
+// (their finally blocks run: the example counts them in its last line) and
+// exits 0. Before the signal bridge they died of the signal.
+const SHUTDOWNS = [
+  {
+    example: "echo.ts",
+    extra: [],
+    send: "x",
+    line: /: shut down, 2 connections closed, 0 left open, 0 timed out idle$/,
+  },
+  {
+    example: "http_hello.ts",
+    extra: [],
+    send: "GET / HTTP/1.1\r\n\r\n",
+    line: /: shut down, 2 connections closed, 0 timed out$/,
+  },
+  {
+    example: "multi_worker.ts",
+    extra: ["reuseport", "2"],
+    send: "x",
+    line: /: shut down, listeners closed: 2$/,
+  },
+  {
+    example: "multi_worker.ts",
+    extra: ["handoff", "2"],
+    send: "x",
+    line: /: shut down, listeners closed: 1$/,
+  },
+];
+for (const { example, extra, send, line } of SHUTDOWNS) {
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    test(`examples/${example} ${extra.join(" ")} shuts down gracefully on ${signal}: finally blocks run, exit 0`, async () => {
+      const [child] = await started(example, "127.0.0.1", extra);
+      const port = Number(child.stdout.match(LISTENING)![2]);
+      const sockets = await answeredConnections(port, 2, send);
+      const ended = sockets.map((s) =>
+        new Promise<void>((resolve) => s.on("close", () => resolve()))
+      );
+      try {
+        // process.kill, not child.proc.kill: Deno's ChildProcess.kill reports
+        // the child as killed by the signal even when it caught it and
+        // exited 0 (see the finding below and docs/findings.md).
+        process.kill(child.proc.pid!, signal);
+        const code = await child.exited;
+        assert.equal(code, 0, `stdout: ${child.stdout}; stderr: ${child.stderr}`);
+        const lines = child.stdout.split("\n").filter((l) => l !== "");
+        assert.equal(lines.length, 2, child.stdout);
+        assert.match(lines[1], new RegExp(`^${signal}${line.source}`));
+        assert.equal(child.stderr, "");
+        await Promise.all(ended); // the server closed them
+      } finally {
+        for (const s of sockets) s.destroy();
+        await child.kill();
+      }
+    });
+  }
+}
+
+test("finding: Deno's ChildProcess.kill reports a child that caught the signal as killed by it", async () => {
+  const script = "trap 'echo caught' INT; sleep 0.3; exit 0";
+  const ended = (useKill: boolean) =>
+    new Promise<[number | null, string | null, string]>((resolve) => {
+      const child = spawnProcess("sh", ["-c", script]);
+      let out = "";
+      child.stdout!.setEncoding("utf8").on("data", (d: string) => (out += d));
+      setTimeout(() => useKill ? child.kill("SIGINT") : process.kill(child.pid!, "SIGINT"), 100);
+      child.on("close", (code, signal) => resolve([code, signal, out.trim()]));
+    });
+  assert.deepEqual(await ended(false), [0, null, "caught"]); // the truth, on every host
+  const viaKill = await ended(true);
+  assert.equal(viaKill[2], "caught"); // the child did catch it and exit 0
+  if (host === "deno") assert.deepEqual(viaKill.slice(0, 2), [null, "SIGINT"]);
+  else assert.deepEqual(viaKill.slice(0, 2), [0, null]);
 });

@@ -45,7 +45,9 @@ test("accept survives a failed epoll registration (ENOSPC): closes that fd, back
   const dir = mkdtempSync(join(tmpdir(), "strom-enospc-"));
   const trace = join(dir, "strace.out");
   // The fault is epoll's own; the poll reactor registers nothing with the kernel.
-  const child = new Child("../scenarios/net_accept_enospc.ts", [trace], { STROM_REACTOR: "epoll" });
+  const child = new Child("../scenarios/net_accept_enospc.ts", [trace], {
+    env: { STROM_REACTOR: "epoll" },
+  });
   try {
     const port = Number((await child.line(/^ready (\d+)$/m))[1]);
     const outcomes: string[] = [];

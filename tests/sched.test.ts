@@ -389,6 +389,7 @@ test("halts: yield where yield* was meant", () => {
 test("halts: a task yields a Promise", () => {
   const r = assertHalts("yield_promise", "yield-without-star");
   assert.match(r.stderr, /Promise/);
+  assert.match(r.stderr, /yield\* until\(promise\)/, "the halt names the bridge");
 });
 
 test("halts: run inside a task", () => {

@@ -180,6 +180,21 @@ const SERVERS = [
     needs: echoTs,
   },
   {
+    // The same echo under the blocking run() (examples/echo.ts uses runAsync).
+    id: "strom-deno-run",
+    runtime: "deno",
+    impl: "strom (run)",
+    byDefault: false,
+    argv: () => [deno, "run", "-A", join(here, "strom_run.ts")],
+  },
+  {
+    id: "strom-bun-run",
+    runtime: "bun",
+    impl: "strom (run)",
+    byDefault: false,
+    argv: () => [bun, join(here, "strom_run.ts")],
+  },
+  {
     id: "deno-listen",
     runtime: "deno",
     impl: "Deno.listen",

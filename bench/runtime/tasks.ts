@@ -24,3 +24,17 @@ export function* crunch(seed: number, rounds: number): Task<number> {
   }
   return x;
 }
+
+/** Sums the words of a shared buffer at a 4 KiB stride (touches every page). */
+export function* sumPages(shared: Int32Array): Task<number> {
+  let sum = 0;
+  for (let i = 0; i < shared.length; i += 1024) sum += shared[i];
+  return sum;
+}
+
+/** Allocates about `mib` MiB of short-lived objects (lets a bench see whether garbage is collected). */
+export function* churn(mib: number): Task<number> {
+  let kept = 0;
+  for (let i = 0; i < mib * 16384; i++) kept += [i, i + 1, i + 2].length;
+  return kept;
+}

@@ -24,6 +24,13 @@ export {
   LIBC_PATH,
   writeStderr,
 } from "./host.ts";
+export {
+  closeOffThreadPoller,
+  onHostSignal,
+  pollOffThread,
+  prepareOffThreadPoller,
+  yieldToHostLoop,
+} from "./host_loop.ts";
 export type { Bytes, Libc } from "./libc.ts";
 export { MAX_IO_LEN, MAX_IOV } from "./libc.ts";
 export * from "./structs.ts";

@@ -27,6 +27,8 @@ import {
   EPOLLPRI,
   EPOLLRDHUP,
   libc,
+  type PollFds,
+  POLLIN,
 } from "../ffi/mod.ts";
 import { IoSource, type Reactor, WaiterBook } from "./reactor.ts";
 import { WakeFd } from "./wake_fd.ts";
@@ -65,6 +67,10 @@ export class EpollReactor extends WaiterBook implements Reactor {
     return this.#wake.fd;
   }
 
+  get ownFd(): number {
+    return this.#epfd;
+  }
+
   #add(fd: number, events: number, data: number): void {
     encodeEpollEvent(events, data, this.#ctl);
     check(libc.epoll_ctl(this.#epfd, EPOLL_CTL_ADD, fd, this.#ctl), "epoll_ctl", libc);
@@ -84,6 +90,11 @@ export class EpollReactor extends WaiterBook implements Reactor {
     // Closing the fd would drop the registration too, but only when no other
     // descriptor shares the open file (a dup or a fork); be explicit.
     libc.epoll_ctl(this.#epfd, EPOLL_CTL_DEL, source.fd, null);
+  }
+
+  watchFds(out: PollFds): number {
+    out.set(0, this.#epfd, POLLIN); // readable while it holds events
+    return 1;
   }
 
   wait(timeoutNs: number): boolean {

@@ -39,6 +39,8 @@ export class PollReactor extends WaiterBook implements Reactor {
     return this.#wake.fd;
   }
 
+  readonly ownFd = -1;
+
   register(fd: number): IoSource {
     return new IoSource(fd, this);
   }
@@ -55,18 +57,23 @@ export class PollReactor extends WaiterBook implements Reactor {
     }
   }
 
-  wait(timeoutNs: number): boolean {
-    const listed = this.#listed;
-    const fds = this.#fds;
-    fds.set(0, this.#wake.fd, POLLIN);
+  watchFds(out: PollFds): number {
+    out.set(0, this.#wake.fd, POLLIN);
     let n = 1;
-    for (const source of listed) {
+    for (const source of this.#listed) {
       const events = (source.reader !== null ? POLLIN | POLLRDHUP : 0)
         | (source.writer !== null ? POLLOUT : 0);
       // A source whose waiters left stays listed with no events; poll skips
       // negative fds, so it costs nothing until the list is compacted.
-      fds.set(n++, events === 0 ? -1 : source.fd, events);
+      out.set(n++, events === 0 ? -1 : source.fd, events);
     }
+    return n;
+  }
+
+  wait(timeoutNs: number): boolean {
+    const listed = this.#listed;
+    const fds = this.#fds;
+    const n = this.watchFds(fds);
     let timeout: Uint8Array | null = null;
     if (timeoutNs >= 0) {
       encodeTimespec(timeoutNs, this.#timespec);

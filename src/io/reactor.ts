@@ -5,6 +5,8 @@
  * @module
  */
 
+import type { PollFds } from "../ffi/mod.ts";
+
 /** Something a reactor or a timer wakes: a task of the scheduler. */
 export interface Waiter {
   /** Makes the waiter runnable again (a no-op unless it is waiting). */
@@ -86,8 +88,22 @@ export interface Reactor {
    * wakes the waiters whose events fired. Returns whether the wake fd fired.
    */
   wait(timeoutNs: number): boolean;
+  /**
+   * Fills `out` with the pollfd entries that become ready when a
+   * {@linkcode wait} would return (the epoll fd itself, which is pollable;
+   * or the wake fd and every fd with a waiter) and returns their count: what
+   * a wait off the JS thread watches (`pollOffThread`) before the thread
+   * collects the events with `wait(0)`. Consumes no readiness.
+   */
+  watchFds(out: PollFds): number;
   /** The eventfd another thread writes to end a {@linkcode wait}. */
   readonly wakeFd: number;
+  /**
+   * The backend's own fd besides the wake fd (epoll's epoll fd), or -1. A
+   * runtime publishes it so that the host can close it for a worker whose
+   * thread died without closing its reactor.
+   */
+  readonly ownFd: number;
   /** Closes the backend's own fds. */
   close(): void;
 }

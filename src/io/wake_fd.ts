@@ -15,6 +15,13 @@ export class WakeFd {
     this.fd = check(libc.eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC), "eventfd", libc);
   }
 
+  /** Rings the bell (from any thread: the fd is shared by the process). */
+  signal(): void {
+    const one = new Uint8Array(8);
+    one[0] = 1;
+    libc.write(this.fd, one, 8);
+  }
+
   /** Resets the counter so the next signal is a new edge. */
   drain(): void {
     libc.read(this.fd, this.#buf, 8);

@@ -2,10 +2,10 @@
  * Socket addresses as the networking API takes them: `"127.0.0.1:8080"`,
  * `"[::1]:8080"`, `"localhost:8080"`, or `{ hostname, port }`.
  *
- * strom does no name resolution (DNS would mean a blocking call or a resolver
- * of its own): a hostname must be an IPv4 or IPv6 literal, or `"localhost"`
- * (which means `127.0.0.1`). A host name is a `TypeError` saying that names
- * need resolving.
+ * Parsing here does no name resolution: a hostname must be an IPv4 or IPv6
+ * literal, or `"localhost"` (which means `127.0.0.1`). A host name is a
+ * `TypeError` saying that it needs resolving first (`resolve.ts`:
+ * `lookupHost`, used by `connect` and `sendTo`).
  *
  * @module
  */
@@ -83,21 +83,30 @@ function fromText(text: string): SocketAddr {
   if (host.toLowerCase() === "localhost") {
     return fromHostPort("localhost", Number(portText(text, text.slice(colon + 1))));
   }
-  if (isHostName(host)) throw needsResolver(host);
+  // A name with a good port: say it needs resolving; with a bad port, the
+  // parser says what is wrong with the port first.
+  const port = text.slice(colon + 1);
+  if (isHostName(host) && /^[0-9]{1,5}$/.test(port) && Number(port) <= 65535) {
+    throw needsResolver(host);
+  }
   return parseSocketAddr(text);
 }
 
-// A DNS name (letters, digits, hyphens, dots; at least one letter), as
-// opposed to a malformed IPv4 literal such as "1.2.3".
-function isHostName(host: string): boolean {
-  return /[a-z]/i.test(host) && /^[a-z0-9-]+(\.[a-z0-9-]+)*\.?$/i.test(host);
+/**
+ * Whether `host` is a DNS name (letters, digits, hyphens, underscores, dots;
+ * at least one letter or underscore) other than `localhost`, as opposed to
+ * an IP literal or a malformed one such as `"1.2.3"`.
+ */
+export function isHostName(host: string): boolean {
+  return /[a-z_]/i.test(host) && /^[a-z0-9_-]+(\.[a-z0-9_-]+)*\.?$/i.test(host)
+    && host.toLowerCase() !== "localhost";
 }
 
 function needsResolver(host: string): TypeError {
   return new TypeError(
     `cannot use the host name ${
       JSON.stringify(host)
-    }: names need resolving, which strom does not do; give an IP literal or "localhost"`,
+    } here: names need resolving first (lookupHost; connect and sendTo resolve on their own), or give an IP literal or "localhost"`,
   );
 }
 

@@ -15,6 +15,7 @@ export {
   toSocketAddr,
 } from "./addr.ts";
 export { AsyncFd, type AsyncFdOptions, SocketClosedError } from "./async_fd.ts";
+export { lookupHost, ResolveError } from "./resolve.ts";
 export { type ListenOptions, TcpListener } from "./tcp_listener.ts";
 export {
   type ConnectOptions,

@@ -25,6 +25,7 @@ import { acceptWith } from "./accept.ts";
 import { type AddrLike, localAddrOf, toSocketAddr } from "./addr.ts";
 import { adoptFd, type AsyncFd } from "./async_fd.ts";
 import { describe } from "./check.ts";
+import { namedTarget, nameNeedsLookup } from "./resolve.ts";
 import { openSocketFd, setIntOption, sockAddrBytes } from "./socket.ts";
 import { TcpStream } from "./tcp_stream.ts";
 
@@ -62,6 +63,11 @@ export class TcpListener {
    * Binds `addr` (`"127.0.0.1:0"`, `"[::]:8080"`, `{hostname, port}`; port 0
    * picks a free one, see {@linkcode localAddr}) and starts listening. The
    * listener belongs to the calling thread. May be called outside a task.
+   *
+   * Takes IP addresses (and `"localhost"`, 127.0.0.1) only: it cannot wait
+   * for the resolver. For a host name, resolve it first inside a task under
+   * `runAsync`: `TcpListener.bind((yield* lookupHost("myhost:8080"))[0])`;
+   * a name given here is a `TypeError` that says so.
    *
    * Throws a `SysError` (`EADDRINUSE`, `EACCES`, `EADDRNOTAVAIL`, ...), and a
    * `TypeError`/`RangeError` for a bad address or backlog. Nothing leaks on
@@ -158,6 +164,8 @@ export class TcpListener {
  * TcpListener.bind} is this with the calling thread's scheduler.
  */
 export function bindOn(scheduler: Scheduler, addr: AddrLike, options: ListenOptions): TcpListener {
+  const named = namedTarget(addr);
+  if (named !== null) throw nameNeedsLookup("TcpListener.bind", named);
   const target = toSocketAddr(addr);
   const backlog = options.backlog ?? 1024;
   if (typeof backlog !== "number") {

@@ -50,6 +50,8 @@ import {
   notBytes,
   usedLength,
 } from "./check.ts";
+import { connectNamed } from "./connect_named.ts";
+import { namedTarget } from "./resolve.ts";
 import { getIntOption, openSocketFd, setIntOption, sockAddrBytes } from "./socket.ts";
 
 /** Thrown by {@linkcode TcpStream.readExact} when the peer ends the stream early. */
@@ -137,9 +139,19 @@ export class TcpStream {
   }
 
   /**
-   * Connects to `addr` (`"127.0.0.1:80"`, `"[::1]:80"`, `{hostname, port}`;
-   * IP literals and `"localhost"` only) with a non-blocking connect: the task
-   * waits for the socket to become writable, then reads `SO_ERROR`.
+   * Connects to `addr` (`"127.0.0.1:80"`, `"[::1]:80"`, `"db.internal:5432"`,
+   * `{hostname, port}`) with a non-blocking connect: the task waits for the
+   * socket to become writable, then reads `SO_ERROR`.
+   *
+   * A host name (anything but an IP literal or `"localhost"`, which means
+   * 127.0.0.1) is resolved first by the host's resolver, as
+   * `lookupHost` does (the thread is not blocked), and each
+   * address it gives is tried in its order until one connects; the last
+   * address's error is thrown if none does. `timeoutMs` then bounds the
+   * resolution and all the attempts together. A name needs the host's event
+   * loop (`runAsync`, a runtime worker): under the blocking `run()` it
+   * throws `ResolveError` with code `"ENOHOSTLOOP"`; a name that does not
+   * resolve throws `ResolveError` naming it (code `"ENOTFOUND"`, ...).
    *
    * Throws a `SysError` from `connect` (`ECONNREFUSED`, `ENETUNREACH`, ...;
    * also `ECONNRESET` when the peer accepted and reset the connection before
@@ -156,6 +168,8 @@ export class TcpStream {
    * ```
    */
   static *connect(addr: AddrLike, options: ConnectOptions = {}): Operation<TcpStream> {
+    const named = namedTarget(addr);
+    if (named !== null) return yield* connectNamed(named, options, TcpStream.connect);
     const target = toSocketAddr(addr);
     const ms = options.timeoutMs;
     if (ms !== undefined && !(ms >= 0)) {

@@ -25,6 +25,7 @@ import type { Operation } from "../sched/types.ts";
 import { type AddrLike, localAddrOf, peerAddrOf, toSocketAddr } from "./addr.ts";
 import { adoptFd, type AsyncFd } from "./async_fd.ts";
 import { byteLength, checkBytes, notBytes } from "./check.ts";
+import { namedTarget, nameNeedsLookup, resolveNamed } from "./resolve.ts";
 import { openSocketFd, sockAddrBytes } from "./socket.ts";
 
 /** What {@linkcode UdpSocket.recvFrom} returns. */
@@ -68,7 +69,9 @@ export class UdpSocket {
   /**
    * Binds a UDP socket to `addr` (port 0: a free port) on the calling
    * thread. Throws a `SysError` (`EADDRINUSE`, ...) or a `TypeError`/
-   * `RangeError` for a bad address. May be called outside a task.
+   * `RangeError` for a bad address. May be called outside a task. Takes IP
+   * addresses (and `"localhost"`) only: resolve a host name first with
+   * `lookupHost` (a name given here is a `TypeError` that says so).
    *
    * @example
    * ```ts
@@ -76,6 +79,8 @@ export class UdpSocket {
    * ```
    */
   static bind(addr: AddrLike): UdpSocket {
+    const named = namedTarget(addr);
+    if (named !== null) throw nameNeedsLookup("UdpSocket.bind", named);
     const target = toSocketAddr(addr);
     const [sa, saLen] = sockAddrBytes(target);
     const scheduler = threadScheduler(); // made before the fd, so its failure leaks nothing
@@ -106,10 +111,20 @@ export class UdpSocket {
    * (`EMSGSIZE` for a datagram too large, ...), a `TypeError` for an address
    * of the other family. Cancel safety: cancelled while waiting, nothing was
    * sent. Halts outside a task, after close, or from another thread.
+   *
+   * A host name is resolved first (the first address of the socket's
+   * family), through the host's resolver, on every call: to send many
+   * datagrams, resolve once with `lookupHost` and pass the address. A name
+   * that does not resolve throws `ResolveError`; under the blocking `run()`
+   * a name throws `ResolveError` with code `"ENOHOSTLOOP"`.
    */
   *sendTo(buf: Uint8Array, addr: AddrLike): Operation<number> {
     checkBytes(buf, "sendTo");
-    const [sa, saLen] = this.#target(addr);
+    this.#io.fdFor("sendTo");
+    const named = namedTarget(addr);
+    const [sa, saLen] = this.#target(
+      named === null ? addr : (yield* resolveNamed(named, this.#family === "ipv4" ? 4 : 6))[0],
+    );
     if (buf.length > MAX_IO_LEN) throw new RangeError(`sendTo: datagram too large: ${buf.length}`);
     const fd = this.#io.fd;
     return yield* this.#io.writeWith(
@@ -152,11 +167,14 @@ export class UdpSocket {
   /**
    * Sets the default peer: {@linkcode send} and {@linkcode recv} then use
    * it, and datagrams from anyone else are dropped by the kernel. Throws a
-   * `SysError` or a `TypeError` for an address of the other family. Halts
-   * after close or from another thread.
+   * `SysError` or a `TypeError` for an address of the other family, or for
+   * a host name (resolve it first with `lookupHost`). Halts after close or
+   * from another thread.
    */
   connect(addr: AddrLike): void {
     this.#io.fdFor("connect");
+    const named = namedTarget(addr);
+    if (named !== null) throw nameNeedsLookup("UdpSocket.connect", named);
     const [sa, saLen] = this.#target(addr);
     if (libc.connect(this.#io.fd, sa, saLen) < 0) throw sysError("connect", libc.errno());
   }

@@ -13,6 +13,7 @@
 
 import type { Task } from "../sched/types.ts";
 import { halt, Rule } from "../sched/usage.ts";
+import { describeValue } from "./describe.ts";
 
 const GeneratorFunction = Object.getPrototypeOf(function*() {}).constructor;
 
@@ -30,11 +31,61 @@ export interface RootTask<T = unknown> {
   readonly module: string;
   /** The name of the generator function the module exports. */
   readonly name: string;
-  /** Its arguments: structured-cloneable values (fds travel as numbers). */
+  /** Its arguments: plain data (see {@linkcode rootTask}); an {@linkcode OwnedFd} arrives as its number. */
   readonly args: readonly unknown[];
   /** The function itself, on the thread that built the task (for the export check). */
   readonly fn: ((...args: never[]) => Task<T>) | undefined;
 }
+
+/**
+ * A file descriptor handed over with a root task: made by
+ * {@linkcode ownedFd}, it arrives in the task as its plain number, and the
+ * runtime closes it on every path where the task does not start.
+ */
+export class OwnedFd {
+  /** Use {@linkcode ownedFd}. */
+  constructor(readonly fd: number) {}
+}
+
+/**
+ * Hands `fd` over to a root task: `rootTask(url, serve, ownedFd(fd))`. The
+ * task receives the fd as a plain number (it owns it from its start: close
+ * it, or adopt it with `TcpStream.fromFd`).
+ *
+ * The caller gives the fd up when it passes the task to `spawn`,
+ * `trySpawn`, `submit` or `trySubmit`, whatever happens next: if the task
+ * never starts (refused as `"full"` or `"shutting-down"`, a bad argument,
+ * failed in the queue at shutdown or when no worker is left, its module
+ * failed to load on the worker, its worker crashed before starting it), the
+ * runtime closes the fd. Nothing leaks and nothing is closed twice: after
+ * the call, the caller must not close it. (One gap: a worker whose thread
+ * dies abruptly, e.g. `process.exit()` in a task, takes the fds of the tasks
+ * it had taken but not started with it.) It must be a top-level argument.
+ *
+ * Throws a `RangeError` for a number that is not an fd (an integer in
+ * [0, 2^31 - 1]) and a `TypeError` for a value that is not a number; such a
+ * value is not closed.
+ *
+ * @example
+ * ```ts
+ * const fd = conn.intoFd();
+ * yield* submit(rootTask(import.meta.url, serve, ownedFd(fd))); // no close on failure
+ * ```
+ */
+export function ownedFd(fd: number): OwnedFd {
+  if (typeof fd !== "number") {
+    throw new TypeError(`ownedFd expects an fd (an integer >= 0), got ${describeValue(fd)}`);
+  }
+  if (!Number.isInteger(fd) || fd < 0 || fd > 0x7fffffff) {
+    throw new RangeError(`ownedFd expects an fd (an integer >= 0), got ${fd}`);
+  }
+  return new OwnedFd(fd);
+}
+
+/** The arguments `rootTask` takes for a function of `A`: a number may be an {@linkcode OwnedFd}. */
+export type RootTaskArgs<A extends unknown[]> = {
+  [K in keyof A]: number extends A[K] ? A[K] | OwnedFd : A[K];
+};
 
 /**
  * Builds the root task "call the exported generator function `fn` of the
@@ -44,6 +95,24 @@ export interface RootTask<T = unknown> {
  * `rootTask(import.meta.url, handle, fd)`. The task module is imported by
  * every worker that runs one of its tasks (and by the host to check the
  * export), so it should do nothing at its top level but declare.
+ *
+ * The arguments are copied to the worker (structured clone), and only plain
+ * data crosses faithfully, so `spawn`/`trySpawn`/`submit`/`trySubmit`
+ * refuse with a `TypeError` (naming the argument, the path inside it and
+ * why; nothing is queued) what would arrive changed or not at all:
+ * - functions and symbols (they cannot be cloned);
+ * - class instances, i.e. any object whose prototype is not `Object.prototype`,
+ *   `null`, or one of the built-in cloneable classes (Array, Map, Set, Date,
+ *   RegExp, ArrayBuffer, typed arrays, DataView, the Boolean/Number/String
+ *   wrappers, JavaScript's own Error classes): a clone keeps only own
+ *   enumerable data, so methods, getters, private fields and the class are
+ *   lost (an instance with private fields would arrive as `{}`); WeakMap,
+ *   WeakSet, Promise, Proxy-wrapped and host objects cannot be cloned at all;
+ * - objects with symbol keys (a clone drops them);
+ * - a SharedArrayBuffer, a view on one, or an {@linkcode OwnedFd} nested
+ *   inside an argument (it would arrive as a copy; pass it as an argument of
+ *   its own: then a SharedArrayBuffer stays shared and an fd changes owner).
+ * Getters of plain objects are read once and their values copied.
  *
  * Halts (`root-task-not-named-export`) when `fn` is not a generator function
  * or has no name (an arrow, an anonymous `function*`): it cannot be an
@@ -62,7 +131,7 @@ export interface RootTask<T = unknown> {
 export function rootTask<A extends unknown[], T>(
   module: string | URL,
   fn: (...args: A) => Task<T>,
-  ...args: A
+  ...args: NoInfer<RootTaskArgs<A>>
 ): RootTask<T> {
   if (!isGeneratorFunction(fn)) {
     halt(
@@ -96,6 +165,27 @@ function describeFn(fn: unknown): string {
   return fn.name === ""
     ? "an anonymous non-generator function"
     : `the non-generator function ${fn.name}`;
+}
+
+/**
+ * Throws a `TypeError` unless `task` has the shape {@linkcode rootTask}
+ * gives (a module URL string, an export name, an array of arguments);
+ * `where` names the caller ("runtime.spawn").
+ */
+export function checkRootTask(task: unknown, where: string): asserts task is RootTask<unknown> {
+  let problem: string | null = null;
+  if (task === null || typeof task !== "object") problem = describeValue(task);
+  else {
+    const t = task as Partial<Record<keyof RootTask, unknown>>;
+    if (typeof t.module !== "string") problem = "an object whose module is not a string";
+    else if (typeof t.name !== "string") problem = "an object whose name is not a string";
+    else if (!Array.isArray(t.args)) problem = "an object whose args is not an array";
+  }
+  if (problem !== null) {
+    throw new TypeError(
+      `${where}: expected a root task (rootTask(moduleUrl, fn, ...args)), got ${problem}`,
+    );
+  }
 }
 
 /**

@@ -53,6 +53,7 @@ const WAKE_FD = 2;
 const RINGING = 3;
 const ROOM_WAIT = 4;
 const ALIVE = 5;
+const REACTOR_FD = 6; // the reactor's fd other than the eventfd (epoll), or -1
 const WORKER_WORDS = 8;
 
 const ONE = new Uint8Array(8);
@@ -82,7 +83,10 @@ export class RuntimeControl {
     const view = new Int32Array(buffer);
     view[words - 2] = workers;
     view[words - 1] = maxTasksPerWorker;
-    for (let i = 0; i < workers; i++) view[GLOBAL_WORDS + i * WORKER_WORDS + WAKE_FD] = -1;
+    for (let i = 0; i < workers; i++) {
+      view[GLOBAL_WORDS + i * WORKER_WORDS + WAKE_FD] = -1;
+      view[GLOBAL_WORDS + i * WORKER_WORDS + REACTOR_FD] = -1;
+    }
     view.fill(-1, GLOBAL_WORDS + workers * WORKER_WORDS, words - 2);
     return new RuntimeControl(buffer);
   }
@@ -172,21 +176,52 @@ export class RuntimeControl {
     Atomics.notify(this.words, RUNNING_TOTAL);
   }
 
-  /** Publishes worker `i`'s eventfd and marks it alive (its first act). */
-  attach(i: number, wakeFd: number): void {
+  /**
+   * Publishes worker `i`'s reactor fds (its eventfd, which other threads
+   * write, and its other fd or -1) and marks it alive (its first act). The
+   * host closes the fds still published here if the worker's thread dies
+   * without ending itself (see {@linkcode reclaimFds}).
+   */
+  attach(i: number, wakeFd: number, reactorFd: number): void {
     Atomics.store(this.words, this.#w(i, WAKE_FD), wakeFd);
+    Atomics.store(this.words, this.#w(i, REACTOR_FD), reactorFd);
     Atomics.store(this.words, this.#w(i, ALIVE), 1);
   }
 
   /**
    * Marks worker `i` dead and waits until no thread is writing its eventfd;
-   * after this nobody will, so its fds may be closed.
+   * after this nobody will, so its fds may be closed. Unpublishes them: the
+   * caller closes them (the worker itself, or the host for a dead worker).
    */
   detach(i: number): void {
     Atomics.store(this.words, this.#w(i, ALIVE), 0);
     Atomics.store(this.words, this.#w(i, IDLE), 0);
     while (Atomics.load(this.words, this.#w(i, RINGING)) !== 0) { /* a write in flight: ~1 µs */ }
     Atomics.store(this.words, this.#w(i, WAKE_FD), -1);
+    Atomics.store(this.words, this.#w(i, REACTOR_FD), -1);
+  }
+
+  /**
+   * The host wrote worker `i` off (lost, or terminated): from now on nobody
+   * rings it, and if its thread still runs (a terminate() that did not stop
+   * it) it counts nothing more ({@linkcode alive} is false for it).
+   */
+  disown(i: number): void {
+    Atomics.store(this.words, this.#w(i, ALIVE), 0);
+    Atomics.store(this.words, this.#w(i, IDLE), 0);
+  }
+
+  /**
+   * For a worker whose thread is gone without ending itself (the host
+   * checked): detaches it and returns its reactor fds that are still
+   * published, for the host to close. Empty if the worker got as far as its
+   * own `detach` (it closes them itself: never twice).
+   */
+  reclaimFds(i: number): number[] {
+    const wake = Atomics.load(this.words, this.#w(i, WAKE_FD));
+    const other = Atomics.load(this.words, this.#w(i, REACTOR_FD));
+    this.detach(i);
+    return [wake, other].filter((fd) => fd >= 0);
   }
 
   alive(i: number): boolean {

@@ -19,8 +19,8 @@ import { halt, Rule } from "./usage.ts";
  * leaves `run` with no task of its own alive.
  *
  * Halts (`run-inside-task`) when called from inside a task or while another
- * `run` drives this thread, and (`deadlock`) when every task waits and
- * nothing can ever wake one.
+ * `run` (or a runtime worker's loop) drives this thread, and (`deadlock`)
+ * when every task waits and nothing can ever wake one.
  *
  * @example
  * ```ts

@@ -111,6 +111,11 @@ export class TaskRecord implements Waiter {
   observed = false;
   /** Joiners woken by this task's end that have not resumed yet. */
   wokenJoiners = 0;
+  /**
+   * Called once when the task ends, before its joiners and group hear of it
+   * (a task set cancels the tasks its owner left behind: `sync/task_set.ts`).
+   */
+  endHooks: Set<() => void> | null = null;
 
   constructor(
     readonly scheduler: Scheduler,
@@ -144,7 +149,9 @@ export interface SchedulerOptions {
 }
 
 function describe(value: unknown): string {
-  if (value instanceof Promise) return "a Promise (strom tasks do not await promises)";
+  if (value instanceof Promise) {
+    return "a Promise (wait for one with `yield* until(promise)`, not `yield`)";
+  }
   if (
     value !== null && typeof value === "object"
     && typeof (value as Iterator<unknown>).next === "function"
@@ -192,6 +199,19 @@ export class Scheduler {
   onExternalWake: (() => void) | null = null;
   /** Whether `run` is driving this scheduler. */
   driving = false;
+  /**
+   * Whether the driver returns to the host's event loop (`runAsync`, a
+   * runtime worker), so a host promise can settle; false under the blocking
+   * `run`, where `until` halts.
+   */
+  hostLoop = false;
+  /** Tasks waiting in `until` for a host promise to settle. */
+  hostWaits = 0;
+  /**
+   * Set while the driver waits for the kernel off the JS thread: ends that
+   * wait (see `resumeFromHost` and `src/host/host_turns.ts`).
+   */
+  offThreadWake: (() => void) | null = null;
   readonly maxTasks: number;
   readonly onUnjoinedError: (error: unknown, taskId: number) => void;
 
@@ -254,6 +274,16 @@ export class Scheduler {
       task.resumeValue = value;
       task.wokenWhileRunning = true;
     }
+  }
+
+  /**
+   * {@linkcode resume} from a host callback (a settled promise): if the
+   * driver is waiting for the kernel off the JS thread, ends that wait so
+   * the task runs.
+   */
+  resumeFromHost(task: TaskRecord, throws: boolean, value: unknown): void {
+    this.resume(task, throws, value);
+    if (this.offThreadWake !== null) this.offThreadWake();
   }
 
   /** Resumes `task` until it suspends, returns or throws. */
@@ -341,6 +371,7 @@ export class Scheduler {
     task.wokenWhileRunning = false;
     this.tasks.remove(task.id);
     if (task.isRoot) this.#unlinkRoot(task);
+    if (task.endHooks !== null) runEndHooks(task);
     const joiners = task.joiners;
     task.joiners = null;
     if (joiners !== null) {
@@ -445,6 +476,12 @@ export class Scheduler {
       this.cancel(t);
     }
   }
+}
+
+function runEndHooks(task: TaskRecord): void {
+  const hooks = task.endHooks as Set<() => void>;
+  task.endHooks = null;
+  for (const hook of hooks) hook();
 }
 
 // Marks a generator strom has taken: giving one again (started or finished)

@@ -40,6 +40,8 @@ export const Rule = {
   ShutdownFromWorker: "shutdown-from-own-worker",
   /** A root task sent to a worker is not a named export of a module. */
   UnnamedRootTask: "root-task-not-named-export",
+  /** A task waited for a host promise on a thread driven by the blocking `run`. */
+  UntilUnderBlockingRun: "until-under-blocking-run",
 } as const;
 
 /** The name of a usage-model rule. */

@@ -6,10 +6,10 @@
  * @module
  */
 
-import { beginWait, currentTask } from "../sched/current.ts";
+import { currentTask } from "../sched/current.ts";
 import { ReadyQueue } from "../sched/ready_queue.ts";
-import type { TaskRecord } from "../sched/scheduler.ts";
-import { type Operation, SUSPEND } from "../sched/types.ts";
+import type { Operation } from "../sched/types.ts";
+import { waitIn, WaitList } from "./wait_list.ts";
 
 /** Thrown by {@linkcode Channel.send} (and `trySend`) once the channel is closed. */
 export class ChannelClosedError extends Error {
@@ -21,45 +21,11 @@ export class ChannelClosedError extends Error {
   }
 }
 
-// A task waiting for a value (or for room), linked into its queue so that a
-// cancelled wait unlinks itself in O(1) and leaves nothing behind.
-class Waiting {
-  woken = false;
-  prev: Waiting | null = null;
-  next: Waiting | null = null;
-  constructor(readonly task: TaskRecord) {}
-}
-
-// FIFO of waiting tasks: a doubly-linked list through the entries.
-class WaitQueue {
-  head: Waiting | null = null;
-  tail: Waiting | null = null;
-
-  push(entry: Waiting): void {
-    entry.prev = this.tail;
-    if (this.tail !== null) this.tail.next = entry;
-    else this.head = entry;
-    this.tail = entry;
-  }
-
-  unlink(entry: Waiting): void {
-    if (entry.prev !== null) entry.prev.next = entry.next;
-    else if (this.head === entry) this.head = entry.next;
-    else return; // not in the queue (already woken)
-    if (entry.next !== null) entry.next.prev = entry.prev;
-    else this.tail = entry.prev;
-    entry.prev = entry.next = null;
-  }
-
-  /** Wakes the first waiter; false if there is none. */
-  wakeNext(): boolean {
-    const entry = this.head;
-    if (entry === null) return false;
-    this.unlink(entry);
-    entry.woken = true;
-    entry.task.wake();
-    return true;
-  }
+// A value handed to a waiting receiver, with its place in the send order (a
+// receiver cancelled before it ran gives it back to that place).
+interface Handed<T> {
+  seq: number;
+  value: T;
 }
 
 /**
@@ -68,10 +34,18 @@ class WaitQueue {
  * Values are received in the order they were sent; waiting senders and
  * receivers are served in the order they came.
  *
- * Cancel safety: a cancelled `recv` takes no value (a value it was woken for
- * stays in the channel and the next receiver is woken); a cancelled `send`
- * sends nothing. So `awaitAny(ch.recv(), sleep(100))` and
- * `timeout(100, ch.recv())` lose no value.
+ * Fairness: what a waiter is woken for is handed to it. A value sent while
+ * receivers wait goes to the first of them directly, and room that opens
+ * while senders wait is reserved for the first; a task that calls `recv`
+ * (`tryRecv`, `send`, `trySend`) meanwhile without waiting cannot take it,
+ * so a woken waiter never loses its place. Handed values and reserved room
+ * count against `capacity` until their task runs.
+ *
+ * Cancel safety: a cancelled `recv` takes no value (a value it was handed
+ * goes back to the front, to the next receiver if one waits); a cancelled
+ * `send` sends nothing (room reserved for it passes to the next sender). So
+ * `awaitAny(ch.recv(), sleep(100))` and `timeout(100, ch.recv())` lose no
+ * value.
  *
  * After {@linkcode close}, `send` throws {@linkcode ChannelClosedError};
  * receivers still get the values sent before, then `{ done: true }`.
@@ -93,8 +67,16 @@ class WaitQueue {
  */
 export class Channel<T> {
   readonly #values = new ReadyQueue<T>();
-  readonly #receivers = new WaitQueue();
-  readonly #senders = new WaitQueue();
+  // Values a cancelled receiver gave back, oldest first: received before #values.
+  readonly #returned: Handed<T>[] = [];
+  readonly #receivers = new WaitList<Handed<T>>();
+  readonly #senders = new WaitList<true>();
+  // Values handed to woken receivers, and room reserved for woken senders,
+  // not yet taken up: both count against the capacity.
+  #handed = 0;
+  #reserved = 0;
+  // Sequence numbers of values sent (only read for values handed over).
+  #sent = 0;
   #closed = false;
 
   /**
@@ -107,9 +89,9 @@ export class Channel<T> {
     }
   }
 
-  /** How many values wait in the channel. */
+  /** How many values wait in the channel (including those handed to a woken receiver). */
   get length(): number {
-    return this.#values.length;
+    return this.#values.length + this.#returned.length + this.#handed;
   }
 
   /** Whether {@linkcode close} was called. */
@@ -124,10 +106,16 @@ export class Channel<T> {
    * a task.
    */
   *send(value: T): Operation<void> {
-    const task = currentTask("send");
+    currentTask("send");
     for (;;) {
       if (this.trySend(value)) return;
-      yield* this.#wait(this.#senders, task, "send");
+      const entry = yield* waitIn(this.#senders, "send", { giveBack: () => this.#releaseRoom() });
+      if (entry.granted) {
+        this.#reserved--; // the room reserved for us
+        if (this.#closed) throw new ChannelClosedError();
+        this.#deliver(value);
+        return;
+      }
     }
   }
 
@@ -137,9 +125,8 @@ export class Channel<T> {
    */
   trySend(value: T): boolean {
     if (this.#closed) throw new ChannelClosedError();
-    if (this.#values.length >= this.capacity) return false;
-    this.#values.push(value);
-    this.#receivers.wakeNext();
+    if (this.#occupied() >= this.capacity) return false;
+    this.#deliver(value);
     return true;
   }
 
@@ -150,23 +137,33 @@ export class Channel<T> {
    * task.
    */
   *recv(): Operation<IteratorResult<T, undefined>> {
-    const task = currentTask("recv");
+    currentTask("recv");
     for (;;) {
       const r = this.tryRecv();
       if (r !== null) return r;
-      yield* this.#wait(this.#receivers, task, "recv");
+      const entry = yield* waitIn(this.#receivers, "recv", { giveBack: (h) => this.#giveBack(h) });
+      if (entry.granted) {
+        this.#handed--;
+        this.#roomOpened();
+        return { done: false, value: (entry.grant as Handed<T>).value };
+      }
     }
   }
 
   /**
    * Receives the oldest value if there is one now: `{ done: false, value }`,
-   * `{ done: true }` when closed and empty, or null when open and empty.
-   * Never waits.
+   * `{ done: true }` when closed and empty, or null when open and empty (or
+   * when every value is handed to a receiver that waited). Never waits.
    */
   tryRecv(): IteratorResult<T, undefined> | null {
+    if (this.#returned.length > 0) {
+      const { value } = this.#returned.shift() as Handed<T>;
+      this.#roomOpened();
+      return { done: false, value };
+    }
     if (this.#values.length > 0) {
       const value = this.#values.shift() as T;
-      this.#senders.wakeNext();
+      this.#roomOpened();
       return { done: false, value };
     }
     return this.#closed ? { done: true, value: undefined } : null;
@@ -180,25 +177,49 @@ export class Channel<T> {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    while (this.#receivers.wakeNext());
-    while (this.#senders.wakeNext());
+    this.#receivers.releaseAll();
+    this.#senders.releaseAll();
   }
 
-  *#wait(queue: WaitQueue, task: TaskRecord, op: string): Operation<void> {
-    beginWait(op);
-    const entry = new Waiting(task);
-    queue.push(entry);
-    let resumed = false;
-    try {
-      yield SUSPEND;
-      resumed = true;
-    } finally {
-      if (!resumed) {
-        // Cancelled. Woken already? Then the value (or room) it was woken
-        // for is still there: hand the turn to the next in line.
-        if (entry.woken) queue.wakeNext();
-        else queue.unlink(entry);
-      }
+  #occupied(): number {
+    return this.#values.length + this.#returned.length + this.#handed + this.#reserved;
+  }
+
+  // A value enters the channel: to the first waiting receiver, else the buffer.
+  #deliver(value: T): void {
+    const seq = this.#sent++;
+    if (this.#receivers.head !== null) {
+      this.#handed++;
+      this.#receivers.grantNext({ seq, value });
+    } else {
+      this.#values.push(value);
     }
+  }
+
+  // A receiver cancelled after it was handed `h`: to the next receiver, else
+  // back to its place before the values sent after it.
+  #giveBack(h: Handed<T>): void {
+    if (this.#receivers.head !== null) {
+      this.#receivers.grantNext(h); // still in flight
+      return;
+    }
+    this.#handed--;
+    let i = this.#returned.length;
+    while (i > 0 && this.#returned[i - 1].seq > h.seq) i--;
+    this.#returned.splice(i, 0, h);
+  }
+
+  // A value left: reserve the room for the first waiting sender.
+  #roomOpened(): void {
+    if (this.#senders.head !== null && this.#occupied() < this.capacity) {
+      this.#reserved++;
+      this.#senders.grantNext(true);
+    }
+  }
+
+  // A sender cancelled (or refused by close) after room was reserved for it.
+  #releaseRoom(): void {
+    this.#reserved--;
+    this.#roomOpened();
   }
 }

@@ -1,0 +1,105 @@
+/**
+ * `until`: the bridge from a task to a host promise.
+ *
+ * @module
+ */
+
+import { beginWait, currentTask } from "../sched/current.ts";
+import { type Operation, SUSPEND } from "../sched/types.ts";
+import { halt, Rule } from "../sched/usage.ts";
+
+/** What {@linkcode until} waits for: a promise, or a function that starts one. */
+export type UntilSource<T> = PromiseLike<T> | ((signal: AbortSignal) => PromiseLike<T>);
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (typeof value === "object" || typeof value === "function") && value !== null
+    && typeof (value as { then?: unknown }).then === "function";
+}
+
+function describe(value: unknown): string {
+  return value === null ? "null" : typeof value;
+}
+
+/**
+ * Waits for a host promise inside a task, and evaluates to its value (or
+ * throws its rejection). The calling task suspends; the other tasks of the
+ * thread keep running, and so does the host's event loop. Pass a function to
+ * let strom stop the host work: it is called at once with an `AbortSignal`
+ * that is aborted if the wait is cancelled.
+ *
+ * Cancel-safe: cancelled while it waits (by `timeout`, `awaitAny`, a
+ * `cancel()`), it returns at once, aborts the signal it gave the function,
+ * and ignores the promise from then on: a later rejection is handled (never
+ * an unhandled rejection) and a later value is dropped.
+ *
+ * Needs a driver that returns to the host's event loop: `runAsync`, or a
+ * runtime worker. Under the blocking `run()` a promise can never settle (the
+ * thread never returns to the event loop), so `until` halts there
+ * (`until-under-blocking-run`). Throws a `TypeError` if `source` is neither
+ * a promise (a thenable) nor a function returning one; a function that
+ * throws throws from `until`. Halts outside a task.
+ *
+ * @example
+ * ```ts
+ * function* fetchText(url: string): Task<string> {
+ *   const response = yield* until((signal) => fetch(url, { signal }));
+ *   return yield* until(response.text());
+ * }
+ * console.log(await runAsync(timeout(5000, fetchText("http://127.0.0.1:8080/"))));
+ * ```
+ */
+export function* until<T>(source: UntilSource<T>): Operation<T> {
+  if (typeof source !== "function" && !isThenable(source)) {
+    throw new TypeError(
+      `until: expected a promise or a function returning one, got ${describe(source)}`,
+    );
+  }
+  const task = currentTask("until");
+  const scheduler = task.scheduler;
+  if (!scheduler.hostLoop) {
+    halt(
+      Rule.UntilUnderBlockingRun,
+      `task ${task.id} waited for a promise under run(), which never lets the host's event loop run: drive it with \`await runAsync(task)\``,
+    );
+  }
+  let controller: AbortController | null = null;
+  let promise: PromiseLike<T>;
+  if (typeof source === "function") {
+    controller = new AbortController();
+    promise = source(controller.signal);
+    if (!isThenable(promise)) {
+      throw new TypeError(
+        `until: the function must return a promise, got ${describe(promise)}`,
+      );
+    }
+  } else {
+    promise = source;
+  }
+  // From here the task waits. The handlers are attached at once, so a
+  // rejection is never unhandled, and deliver only while this wait lasts.
+  beginWait("until");
+  let waiting = true;
+  Promise.resolve(promise).then(
+    (value) => {
+      if (!waiting) return;
+      waiting = false;
+      scheduler.resumeFromHost(task, false, value);
+    },
+    (error) => {
+      if (!waiting) return;
+      waiting = false;
+      scheduler.resumeFromHost(task, true, error);
+    },
+  );
+  scheduler.hostWaits++;
+  try {
+    return (yield SUSPEND) as T;
+  } finally {
+    scheduler.hostWaits--;
+    if (waiting) {
+      // Cancelled before the promise settled: stop the host work.
+      waiting = false;
+      controller?.abort();
+    }
+  }
+}
