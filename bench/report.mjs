@@ -218,6 +218,10 @@ const SCHED_SHAPES = [
   ["depth-1", "resume", "resume at yield* depth 1"],
   ["depth-100", "resume", "resume at yield* depth 100"],
   ["sleeps", "sleeper", "concurrent sleeps, random deadlines in [0, 1 s): total time / sleepers"],
+  ["sleepers-100k", "sleeper", "100k spawned tasks, each sleeping 0-200 ms from its first step"],
+  ["timeout", "call", "timeout(1000, yieldNow()) (the bare yieldNow() beside it)"],
+  ["spawn-cancel", "task", "spawn a task, let it wait, cancel it"],
+  ["yield-10k", "switch", "10k tasks looping on yieldNow (CPU-bound churn)"],
 ];
 const SCHED_IMPLS = [["strom", "strom"], ["effection", `effection`], ["async", "async/await"]];
 const HOSTS = [["deno", "Deno"], ["bun", "Bun"]];
@@ -342,7 +346,67 @@ function renderSched(data, ctx) {
   if (failures.length) {
     md.push(`Failures reported by the suite: ${failures.map((f) => `\`${f}\``).join(", ")}.`, "");
   }
-  return { md, targets: [] };
+  return { md, targets: schedTargets(get) };
+}
+
+/** Issue 12's targets, each against its peer measured in the same run. */
+function schedTargets(get) {
+  const targets = [];
+  const ms = (v) => (ok(v) ? `${sig(v)} ms` : "-");
+  for (const [host, hostName] of HOSTS) {
+    const sl = get(host, "sleepers-100k", "strom");
+    const sla = get(host, "sleepers-100k", "async");
+    targets.push({
+      target: `${hostName}: 100k sleepers (0-200 ms), p99 lateness ≤ 5 ms`,
+      measured: sl
+        ? `${ms(sl.lateP99)} (async/await + setTimeout: ${ms(sla?.lateP99)})`
+        : "not measured",
+      met: sl ? sl.lateP99 <= 5 : null,
+    });
+    const t = get(host, "timeout", "strom");
+    const over = t && ok(t.bareNsPerOp) ? t.nsPerOp - t.bareNsPerOp : undefined;
+    const ta = get(host, "timeout", "async");
+    const overA = ta && ok(ta.bareNsPerOp) ? ta.nsPerOp - ta.bareNsPerOp : undefined;
+    targets.push({
+      target: `${hostName}: timeout(ms, op) ≤ 0.5 µs over the bare op`,
+      measured: ok(over)
+        ? `+${fmtNs(over)} (async/await race + setTimeout: +${fmtNs(overA)})`
+        : "not measured",
+      met: ok(over) ? over <= 500 : null,
+    });
+    const c = get(host, "spawn-cancel", "strom");
+    const ca = get(host, "spawn-cancel", "async");
+    targets.push({
+      target: `${hostName}: spawn + cancel ≤ 1 µs`,
+      measured: c
+        ? `${fmtNs(c.nsPerOp)} (async/await + AbortController: ${fmtNs(ca?.nsPerOp)})`
+        : "not measured",
+      met: c ? c.nsPerOp <= 1000 : null,
+    });
+    const s1 = get(host, "sleeps", "strom");
+    const s1a = get(host, "sleeps", "async");
+    const mem = s1 ? s1.peakRssKiB * 1024 : undefined;
+    targets.push({
+      target:
+        `${hostName}: 1M concurrent sleeps ≤ 0.7 GiB RSS and faster than async/await + setTimeout`,
+      measured: s1
+        ? `${fmtBytes(mem)}, ${ms(s1.ms)} (async/await: ${
+          fmtBytes((s1a?.peakRssKiB ?? NaN) * 1024)
+        }, ${ms(s1a?.ms)}; ${fmtInt(s1.ops)} sleepers)`
+        : "not measured",
+      met: s1 && s1a ? s1.ops >= 1e6 && mem <= 0.7 * 2 ** 30 && s1.ms < s1a.ms : null,
+    });
+    const j = get(host, "spawn-join", "strom");
+    const ja = get(host, "spawn-join", "async");
+    targets.push({
+      target: `${hostName}: spawn + join ≤ 2x an async function call + await`,
+      measured: j && ja
+        ? `${fmtNs(j.nsPerOp)} vs ${fmtNs(ja.nsPerOp)} (${sig(j.nsPerOp / ja.nsPerOp)}x)`
+        : "not measured",
+      met: j && ja ? j.nsPerOp <= 2 * ja.nsPerOp : null,
+    });
+  }
+  return targets;
 }
 
 // ---- suite: TCP echo (issue 4) -------------------------------------------------------------

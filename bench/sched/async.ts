@@ -6,7 +6,7 @@
  * @module
  */
 
-import { sleepOffsets, type Workload } from "./common.ts";
+import { SLEEPERS_SPAN_MS, sleepOffsets, type Workload, YIELD_TASKS } from "./common.ts";
 
 // deno-lint-ignore require-await
 async function trivial(i: number): Promise<number> {
@@ -114,6 +114,88 @@ async function sleeps(n: number): Promise<Workload> {
   return { ops: n, ms: performance.now() - t0, lateness, setupMs: lastStart - c0 };
 }
 
+async function sleepers(n: number): Promise<Workload> {
+  const offsets = sleepOffsets(n, SLEEPERS_SPAN_MS);
+  const lateness = new Float64Array(n);
+  async function sleeper(i: number): Promise<void> {
+    const deadline = performance.now() + offsets[i];
+    await new Promise<void>((resolve) => setTimeout(resolve, offsets[i]));
+    lateness[i] = performance.now() - deadline;
+  }
+  const t0 = performance.now();
+  const all: Promise<void>[] = new Array(n);
+  for (let i = 0; i < n; i++) all[i] = sleeper(i);
+  await Promise.all(all);
+  return { ops: n, ms: performance.now() - t0, lateness };
+}
+
+/** The usual JavaScript time-out: a race with a timer, cleared either way. */
+async function withTimeout<T>(ms: number, op: Promise<T>): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([
+      op,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function yieldOnce(): Promise<void> {
+  await null;
+}
+
+async function timeouts(n: number): Promise<Workload> {
+  let bareMs = Infinity;
+  let timedMs = Infinity;
+  for (let round = 0; round < 3; round++) {
+    const t0 = performance.now();
+    for (let i = 0; i < n; i++) await yieldOnce();
+    const t1 = performance.now();
+    for (let i = 0; i < n; i++) await withTimeout(1000, yieldOnce());
+    const t2 = performance.now();
+    bareMs = Math.min(bareMs, t1 - t0);
+    timedMs = Math.min(timedMs, t2 - t1);
+  }
+  return { ops: n, ms: timedMs, bareNsPerOp: bareMs * 1e6 / n };
+}
+
+/** Start `n` async functions that wait until aborted, abort them all, await their ends. */
+async function spawnCancel(n: number): Promise<Workload> {
+  const noop = () => {};
+  async function waiter(signal: AbortSignal): Promise<void> {
+    await new Promise<void>((_, reject) =>
+      signal.addEventListener("abort", () => reject(signal.reason), { once: true })
+    );
+  }
+  const t0 = performance.now();
+  const controllers: AbortController[] = new Array(n);
+  const ends: Promise<void>[] = new Array(n);
+  for (let i = 0; i < n; i++) {
+    controllers[i] = new AbortController();
+    ends[i] = waiter(controllers[i].signal).catch(noop);
+  }
+  await null;
+  for (let i = 0; i < n; i++) controllers[i].abort();
+  await Promise.all(ends);
+  return { ops: n, ms: performance.now() - t0 };
+}
+
+async function yield10k(n: number): Promise<Workload> {
+  const rounds = Math.max(1, Math.floor(n / YIELD_TASKS));
+  async function looper(): Promise<void> {
+    for (let i = 0; i < rounds; i++) await null;
+  }
+  const t0 = performance.now();
+  const all: Promise<void>[] = new Array(YIELD_TASKS);
+  for (let i = 0; i < YIELD_TASKS; i++) all[i] = looper();
+  await Promise.all(all);
+  return { ops: rounds * YIELD_TASKS, ms: performance.now() - t0 };
+}
+
 /** The shapes, each a workload of `n` ops. */
 export const shapes = {
   "spawn-join": spawnJoin,
@@ -124,4 +206,8 @@ export const shapes = {
   "depth-1": depth(1),
   "depth-100": depth(100),
   "sleeps": sleeps,
+  "sleepers-100k": sleepers,
+  "timeout": timeouts,
+  "spawn-cancel": spawnCancel,
+  "yield-10k": yield10k,
 };

@@ -23,6 +23,10 @@ export const SHAPES = [
   "depth-1",
   "depth-100",
   "sleeps",
+  "sleepers-100k",
+  "timeout",
+  "spawn-cancel",
+  "yield-10k",
 ] as const;
 /** One of {@linkcode SHAPES}. */
 export type Shape = typeof SHAPES[number];
@@ -37,6 +41,10 @@ export const UNIT: Record<Shape, string> = {
   "depth-1": "resume",
   "depth-100": "resume",
   "sleeps": "sleeper",
+  "sleepers-100k": "sleeper",
+  "timeout": "timeout call",
+  "spawn-cancel": "task (spawn+cancel)",
+  "yield-10k": "switch",
 };
 
 /**
@@ -55,7 +63,19 @@ export const SIZES: Record<Shape, Record<Impl, [number, number]>> = {
   "depth-1": { strom: [1e6, 2e5], effection: [1e5, 2e4], async: [1e6, 2e5] },
   "depth-100": { strom: [2e5, 4e4], effection: [2e4, 4e3], async: [2e5, 4e4] },
   "sleeps": { strom: [1e6, 1e5], effection: [1e5, 2e4], async: [1e6, 1e5] },
+  // Issue 12's rows (effection has no time-out or cheap cancel to compare:
+  // strom and async/await only; a shape an impl lacks is skipped).
+  "sleepers-100k": { strom: [1e5, 1e5], effection: [1e4, 1e4], async: [1e5, 1e5] },
+  "timeout": { strom: [1e6, 2e5], effection: [1e4, 2e3], async: [1e6, 2e5] },
+  "spawn-cancel": { strom: [1e6, 1e5], effection: [1e4, 2e3], async: [1e6, 1e5] },
+  "yield-10k": { strom: [4e6, 1e6], effection: [2e5, 4e4], async: [4e6, 1e6] },
 };
+
+/** The sleepers-100k shape: each task sleeps a random time in [0, this) from its first step. */
+export const SLEEPERS_SPAN_MS = 200;
+
+/** The yield-10k shape: how many tasks loop on yieldNow at once. */
+export const YIELD_TASKS = 10_000;
 
 /** The sleep shape's deadlines are uniform in [0, SLEEP_SPAN_MS). */
 export const SLEEP_SPAN_MS = 1000;
@@ -70,6 +90,8 @@ export interface Workload {
   lateness?: Float64Array;
   /** For the sleep shape: from the start until the last sleeper set its deadline, ms. */
   setupMs?: number;
+  /** The timeout shape: ns per bare op (no time-out), measured in the same process. */
+  bareNsPerOp?: number;
 }
 
 /** One measured case, as a child prints it and the JSON report stores it. */
@@ -96,6 +118,8 @@ export interface CaseResult {
   lateMin?: number;
   /** Sleep shape: until every sleeper had set its deadline, ms. */
   setupMs?: number;
+  /** Timeout shape: ns per bare op; `nsPerOp` − this is the time-out's cost. */
+  bareNsPerOp?: number;
 }
 
 /** The prefix of the one stdout line a child reports its result on. */
@@ -137,11 +161,11 @@ export function seededRandom(seed: number): () => number {
   };
 }
 
-/** `n` sleep durations uniform in [0, SLEEP_SPAN_MS), the same for every run. */
-export function sleepOffsets(n: number): Float64Array {
+/** `n` sleep durations uniform in [0, span), the same for every run. */
+export function sleepOffsets(n: number, span = SLEEP_SPAN_MS): Float64Array {
   const rand = seededRandom(42);
   const out = new Float64Array(n);
-  for (let i = 0; i < n; i++) out[i] = rand() * SLEEP_SPAN_MS;
+  for (let i = 0; i < n; i++) out[i] = rand() * span;
   return out;
 }
 

@@ -34,7 +34,12 @@ import {
   type Workload,
 } from "./common.ts";
 
-type ShapeFns = Record<Shape, (n: number) => Workload | Promise<Workload>>;
+type ShapeFns = Partial<Record<Shape, (n: number) => Workload | Promise<Workload>>>;
+
+/** Whether `impl` has the shape (issue 12's shapes are strom and async/await only). */
+async function hasShape(impl: Impl, shape: Shape): Promise<boolean> {
+  return (await loadShapes(impl))[shape] !== undefined;
+}
 
 async function loadShapes(impl: Impl): Promise<ShapeFns> {
   if (impl === "strom") return (await import("./strom.ts")).shapes;
@@ -46,9 +51,12 @@ async function loadShapes(impl: Impl): Promise<ShapeFns> {
 async function runCase(shape: Shape, impl: Impl, n: number): Promise<void> {
   const fns = await loadShapes(impl);
   const fn = fns[shape];
-  // Warm the JIT on a tenth of the work (not for the sleeps: that shape is
-  // about one big population, and its peak RSS must be its own).
-  if (shape !== "sleeps") await fn(Math.max(1, Math.floor(n / 10)));
+  if (fn === undefined) throw new Error(`${impl} has no shape ${shape}`);
+  // Warm the JIT on a tenth of the work (not for the sleep shapes: they are
+  // about one big population, and their peak RSS and lateness must be their own).
+  if (shape !== "sleeps" && shape !== "sleepers-100k") {
+    await fn(Math.max(1, Math.floor(n / 10)));
+  }
   const baseRss = rssKiB();
   const cpu0 = cpuMs();
   const w = await fn(n);
@@ -76,6 +84,7 @@ async function runCase(shape: Shape, impl: Impl, n: number): Promise<void> {
     r.lateMin = sorted[0];
     r.setupMs = w.setupMs;
   }
+  if (w.bareNsPerOp !== undefined) r.bareNsPerOp = w.bareNsPerOp;
   console.log(RESULT_PREFIX + JSON.stringify(r));
 }
 
@@ -138,6 +147,26 @@ export function table(results: CaseResult[]): string {
       fmtRatio(e?.nsPerOp, s?.nsPerOp),
       fmtRatio(a?.nsPerOp, s?.nsPerOp),
     ]);
+    if (shape === "timeout") {
+      const over = (r: CaseResult | undefined) =>
+        r?.bareNsPerOp === undefined ? undefined : r.nsPerOp - r.bareNsPerOp;
+      rows.push([
+        "  bare op",
+        "",
+        fmtNs(s?.bareNsPerOp),
+        fmtNs(e?.bareNsPerOp),
+        fmtNs(a?.bareNsPerOp),
+        "",
+        "",
+      ]);
+      rows.push(["  time-out's cost", "", fmtNs(over(s)), fmtNs(over(e)), fmtNs(over(a)), "", ""]);
+    }
+    if (shape === "sleepers-100k") {
+      const ms = (v: number | undefined) => v === undefined ? "-" : `${v.toFixed(3)} ms`;
+      rows.push(["  late p50", "", ms(s?.lateP50), ms(e?.lateP50), ms(a?.lateP50), "", ""]);
+      rows.push(["  late p99", "", ms(s?.lateP99), ms(e?.lateP99), ms(a?.lateP99), "", ""]);
+      rows.push(["  late max", "", ms(s?.lateMax), ms(e?.lateMax), ms(a?.lateMax), "", ""]);
+    }
     if (shape === "sleeps") {
       const ms = (v: number | undefined) => v === undefined ? "-" : `${v.toFixed(3)} ms`;
       const extra: [string, (r: CaseResult) => number, (v: number | undefined) => string][] = [
@@ -205,6 +234,7 @@ async function main(): Promise<void> {
     if (only !== null && !only.includes(shape)) continue;
     for (const impl of IMPLS) {
       if (impls !== null && !impls.includes(impl)) continue;
+      if (!(await hasShape(impl, shape))) continue;
       const n = SIZES[shape][impl][quick ? 1 : 0];
       const t0 = performance.now();
       const r = spawnCase(shape, impl, n);

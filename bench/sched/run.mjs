@@ -42,6 +42,10 @@ const SHAPES = [
   ["depth-1", "resume"],
   ["depth-100", "resume"],
   ["sleeps", "sleeper"],
+  ["sleepers-100k", "sleeper"],
+  ["timeout", "timeout call"],
+  ["spawn-cancel", "task (spawn+cancel)"],
+  ["yield-10k", "switch"],
 ];
 const IMPLS = ["strom", "effection", "async"];
 const HOSTS = [
@@ -119,6 +123,22 @@ for (const [shape, unit] of SHAPES) {
     rows.push([shape, "  late p99", "", (r) => r.lateP99, fmtMs, false]);
     rows.push([shape, "  late max", "", (r) => r.lateMax, fmtMs, false]);
     rows.push([shape, "  late min", "", (r) => r.lateMin, fmtMs, false]);
+  }
+  if (shape === "sleepers-100k") {
+    rows.push([shape, "  late p50", "", (r) => r.lateP50, fmtMs, false]);
+    rows.push([shape, "  late p99", "", (r) => r.lateP99, fmtMs, false]);
+    rows.push([shape, "  late max", "", (r) => r.lateMax, fmtMs, false]);
+  }
+  if (shape === "timeout") {
+    rows.push([shape, "  bare op", "", (r) => r.bareNsPerOp, fmtNs, true]);
+    rows.push([
+      shape,
+      "  time-out's cost",
+      "",
+      (r) => r.bareNsPerOp === undefined ? undefined : r.nsPerOp - r.bareNsPerOp,
+      fmtNs,
+      false,
+    ]);
   }
 }
 

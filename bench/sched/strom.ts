@@ -4,11 +4,22 @@
  * @module
  */
 
-import { awaitAll, now, type Operation, run, sleepUntil, spawn, yieldNow } from "../../mod.ts";
+import {
+  awaitAll,
+  Channel,
+  now,
+  type Operation,
+  run,
+  sleep,
+  sleepUntil,
+  spawn,
+  timeout,
+  yieldNow,
+} from "../../mod.ts";
 import { beginWait } from "../../src/sched/current.ts";
 import type { TaskRecord } from "../../src/sched/scheduler.ts";
 import { SUSPEND } from "../../src/sched/types.ts";
-import { sleepOffsets, type Workload } from "./common.ts";
+import { SLEEPERS_SPAN_MS, sleepOffsets, type Workload, YIELD_TASKS } from "./common.ts";
 
 function* trivial(i: number): Operation<number> {
   return i;
@@ -157,6 +168,81 @@ function sleeps(n: number): Workload {
   return { ops: n, ms: performance.now() - t0, lateness, setupMs: lastStart - c0 };
 }
 
+/**
+ * Issue 12's fairness case: `n` root tasks, each sleeping a random time in
+ * [0, 200 ms) from its first step. Lateness is what a long ready queue (the
+ * other tasks' first steps) adds to a timer.
+ */
+function sleepers(n: number): Workload {
+  const offsets = sleepOffsets(n, SLEEPERS_SPAN_MS);
+  const lateness = new Float64Array(n);
+  function* sleeper(i: number): Operation<void> {
+    const deadline = now() + offsets[i];
+    yield* sleep(offsets[i]);
+    lateness[i] = now() - deadline;
+  }
+  const t0 = performance.now();
+  run(function*() {
+    const handles = new Array(n);
+    for (let i = 0; i < n; i++) handles[i] = yield* spawn(sleeper(i));
+    for (let i = 0; i < n; i++) yield* handles[i].join();
+  }());
+  return { ops: n, ms: performance.now() - t0, lateness };
+}
+
+/**
+ * `timeout(1000, op)` against the bare `op` (one suspension: yieldNow), in
+ * the same process, alternating three times; the fastest round of each.
+ */
+function timeouts(n: number): Workload {
+  function* bare(): Operation<void> {
+    for (let i = 0; i < n; i++) yield* yieldNow();
+  }
+  function* timed(): Operation<void> {
+    for (let i = 0; i < n; i++) yield* timeout(1000, yieldNow());
+  }
+  let bareMs = Infinity;
+  let timedMs = Infinity;
+  for (let round = 0; round < 3; round++) {
+    const t0 = performance.now();
+    run(bare());
+    const t1 = performance.now();
+    run(timed());
+    const t2 = performance.now();
+    bareMs = Math.min(bareMs, t1 - t0);
+    timedMs = Math.min(timedMs, t2 - t1);
+  }
+  return { ops: n, ms: timedMs, bareNsPerOp: bareMs * 1e6 / n };
+}
+
+/** Spawn `n` tasks that wait (on an empty channel), let them start, cancel them all. */
+function spawnCancel(n: number): Workload {
+  const t0 = performance.now();
+  run(function*() {
+    const empty = new Channel<number>(1);
+    const handles = new Array(n);
+    for (let i = 0; i < n; i++) handles[i] = yield* spawn(empty.recv());
+    yield* yieldNow(); // every task runs its first step and waits
+    for (let i = 0; i < n; i++) handles[i].cancel();
+  }());
+  return { ops: n, ms: performance.now() - t0 };
+}
+
+/** CPU-bound churn: 10k tasks looping on yieldNow, `n` switches in all. */
+function yield10k(n: number): Workload {
+  const rounds = Math.max(1, Math.floor(n / YIELD_TASKS));
+  function* looper(): Operation<void> {
+    for (let i = 0; i < rounds; i++) yield* yieldNow();
+  }
+  const t0 = performance.now();
+  run(function*() {
+    const children = new Array(YIELD_TASKS);
+    for (let i = 0; i < YIELD_TASKS; i++) children[i] = looper();
+    yield* awaitAll(children);
+  }());
+  return { ops: rounds * YIELD_TASKS, ms: performance.now() - t0 };
+}
+
 /** The shapes, each a workload of `n` ops. */
 export const shapes = {
   "spawn-join": spawnJoin,
@@ -167,4 +253,8 @@ export const shapes = {
   "depth-1": depth(1),
   "depth-100": depth(100),
   "sleeps": sleeps,
+  "sleepers-100k": sleepers,
+  "timeout": timeouts,
+  "spawn-cancel": spawnCancel,
+  "yield-10k": yield10k,
 };

@@ -37,6 +37,7 @@ import {
 } from "../ffi/mod.ts";
 import { currentTask, threadScheduler } from "../sched/current.ts";
 import type { Operation } from "../sched/types.ts";
+import { checkDurationMs } from "../time/duration.ts";
 import { timeout, TimeoutError } from "../time/timeout.ts";
 import { type AddrLike, localAddrOf, peerAddrOf, toSocketAddr } from "./addr.ts";
 import { adoptFd, type AsyncFd } from "./async_fd.ts";
@@ -172,9 +173,7 @@ export class TcpStream {
     if (named !== null) return yield* connectNamed(named, options, TcpStream.connect);
     const target = toSocketAddr(addr);
     const ms = options.timeoutMs;
-    if (ms !== undefined && !(ms >= 0)) {
-      throw new RangeError(`connect: timeoutMs must be a number >= 0, got ${ms}`);
-    }
+    if (ms !== undefined) checkDurationMs("connect: timeoutMs", ms);
     const scheduler = currentTask("connect").scheduler;
     const [sa, saLen] = sockAddrBytes(target);
     const fd = openSocketFd(target, SOCK_STREAM);

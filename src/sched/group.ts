@@ -47,7 +47,7 @@ class TaskGroup implements ChildObserver {
       return;
     }
     const failed = child.ending !== Ending.Returned;
-    if (!failed && !this.settle(child, child.groupIndex)) return;
+    if (!failed && !this.settle(child, child.slot)) return;
     this.decided = true;
     if (this.running > 0) this.cancelRest();
     this.scheduler.resume(this.parent, failed, failed ? child.result : undefined);
@@ -90,7 +90,7 @@ export function* runGroup<R>(
     for (let i = 0; i < tasks.length; i++) {
       const child = scheduler.spawn(tasks[i], false);
       child.group = group;
-      child.groupIndex = i;
+      child.slot = i;
       group.children[i] = child;
       group.running++;
     }

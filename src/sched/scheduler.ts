@@ -16,23 +16,62 @@ import { libc, monotonicNowMs, PR_SET_TIMERSLACK } from "../ffi/mod.ts";
 import type { Reactor, Waiter } from "../io/reactor.ts";
 import { ReadyQueue } from "./ready_queue.ts";
 import { Slab, SLAB_CAPACITY } from "./slab.ts";
-import { TimerHeap } from "./timer_heap.ts";
+import { type HeapEntry, TimerHeap } from "./timer_heap.ts";
 import { SUSPEND, type Task } from "./types.ts";
 import { halt, Rule } from "./usage.ts";
 
 // The longest single kernel wait for a timer (about 24 days).
 const MAX_WAIT_MS = 2 ** 31;
 
-// Task states. A number compare is what the hot path can afford.
+// TaskRecord.flags packs a task's state and its booleans into one small
+// integer: a record is a dozen words, not twenty (a million sleeping tasks
+// are a million records), and a number compare is what the hot path affords.
+const STATE = 0b11; // the low two bits: one of the four states
 const READY = 0; // in the ready queue
 const RUNNING = 1; // on the JS stack (being resumed or cancelled)
 const WAITING = 2; // suspended until woken
 const DONE = 3; // finished: returned, threw or was cancelled
+/** The next resume throws `value` into the task (else it is `next(value)`). */
+const RESUME_THROWS = 1 << 2;
+/** The next resume unwinds the task with `return()` for a time-out (see `unwind`). */
+const RESUME_UNWINDS = 1 << 3;
+/** Woken while RUNNING: queue it again once it suspends. */
+const WOKEN_WHILE_RUNNING = 1 << 4;
+/** `cancel` reached it while RUNNING: cancel it once it suspends. */
+const CANCEL_REQUESTED = 1 << 5;
+/** A leaf registered a wait and has not yet yielded SUSPEND to us. */
+const SUSPEND_PENDING = 1 << 6;
+/** Someone observed the ending (a join or a group): no unjoined-error report. */
+const OBSERVED = 1 << 7;
+/** A root task (run/spawn) rather than a child of a group. */
+const ROOT = 1 << 8;
+/** How it ended (an {@linkcode Ending}), once DONE: two bits from here. */
+const ENDING_SHIFT = 9;
+const ENDING_BITS = 0b11 << ENDING_SHIFT;
+
+/**
+ * How many task steps may run between two looks at the timers and the
+ * reactor while tasks stay ready, so a long ready queue cannot starve them
+ * (tokio's `event_interval` is 61). A look reads the clock (tens of ns, and
+ * only if there are timers or watched fds) and fires the due timers.
+ */
+export const FAIR_INTERVAL = 61;
+
+/**
+ * At a look, the reactor is polled (a zero-timeout epoll_pwait2/ppoll: one
+ * syscall, 1-3 µs here) only if this many ms passed since the last poll or
+ * kernel wait. Chosen by measurement (bench/sched/fair_sweep.ts): polling at
+ * every look (every 61 steps, ~3 µs of task work) cost CPU-bound churn
+ * 35-54%; every 0.1 ms costs a few %, and bounds how long I/O and another
+ * thread's wake-up wait behind ready tasks.
+ */
+export const FAIR_POLL_MS = 0.1;
 
 /** How a finished task ended. */
 export const Ending = { Returned: 0, Threw: 1, Cancelled: 2 } as const;
 /** One of the values of {@linkcode Ending}. */
 export type Ending = typeof Ending[keyof typeof Ending];
+const CANCELLED_BITS = Ending.Cancelled << ENDING_SHIFT;
 
 /**
  * Thrown from `join()` (and delivered to groups) for a task that was
@@ -74,43 +113,58 @@ export interface Closeable {
   close(): void;
 }
 
+/** A time-out that ran out, as {@linkcode Scheduler.unwind} takes it. */
+export interface Expiry {
+  /**
+   * Ends the timed operation with `return()` at its suspension point (its
+   * `finally` blocks run); called inside the task's step, before the expiry
+   * is thrown into the task.
+   */
+  close(): void;
+}
+
 /** What a child task tells when it ends: its group (see `group.ts`). */
 export interface ChildObserver {
   /** Called once, when `child` has ended. */
   childDone(child: TaskRecord): void;
 }
 
-/** One task: its generator and everything the scheduler knows about it. */
+/**
+ * One task: its generator and everything the scheduler knows about it.
+ *
+ * Kept small (a million sleeping tasks are a million records): the state
+ * and the booleans share one integer (`flags`), and one field holds what the
+ * next resume delivers while the task lives and its result once it ended.
+ */
 export class TaskRecord implements Waiter {
   /** Slab id (index + generation). */
   id = -1;
-  state = READY;
-  /** What the next resume delivers, and whether it is thrown. */
-  resumeValue: unknown = undefined;
-  resumeThrows = false;
-  /** Woken while RUNNING: queue it again once it suspends. */
-  wokenWhileRunning = false;
-  /** `cancel` reached it while RUNNING: cancel it once it suspends. */
-  cancelRequested = false;
-  /** A leaf registered a wait and has not yet yielded SUSPEND to us. */
-  suspendPending = false;
-  /** How it ended, once DONE. */
-  ending: Ending = Ending.Returned;
-  /** Its return value or thrown error, once DONE. */
-  result: unknown = undefined;
+  /** The state and the flags (see the bit constants above). */
+  flags: number;
+  /**
+   * While the task lives: what the next resume delivers (see RESUME_THROWS).
+   * Once DONE: its return value or thrown error; for a cancelled task the
+   * `TaskCancelledError` is made only when someone reads {@linkcode result}
+   * (building an error with its stack costs microseconds on V8).
+   */
+  value: unknown = undefined;
   /** Tasks waiting in `join()` for this one. */
   joiners: TaskRecord[] | null = null;
-  /** The awaitAll/awaitAny group this task is a child of, told when it ends. */
+  /** Told when this task ends: its awaitAll/awaitAny group, or a runtime worker. */
   group: ChildObserver | null = null;
-  /** Its position in that group. */
-  groupIndex = 0;
+  /**
+   * A group's child: its position in the group. A root task, once ended: how
+   * many joiners its end woke that have not resumed yet.
+   */
+  slot = 0;
   /** Neighbours in the scheduler's list of live root tasks. */
   prevRoot: TaskRecord | null = null;
   nextRoot: TaskRecord | null = null;
-  /** Someone observed the ending (a join or a group): no unjoined-error report. */
-  observed = false;
-  /** Joiners woken by this task's end that have not resumed yet. */
-  wokenJoiners = 0;
+  /**
+   * A sleeping task is its own timer (no Timer object per sleep): its
+   * position in the scheduler's timer heap, or -1 (see `sleep`).
+   */
+  heapIndex = -1;
   /**
    * Called once when the task ends, before its joiners and group hear of it
    * (a task set cancels the tasks its owner left behind: `sync/task_set.ts`).
@@ -121,17 +175,66 @@ export class TaskRecord implements Waiter {
     readonly scheduler: Scheduler,
     readonly gen: Task<unknown>,
     /** A root task (run/spawn) rather than a child of a group. */
-    readonly isRoot: boolean,
-  ) {}
+    isRoot: boolean,
+  ) {
+    this.flags = isRoot ? READY | ROOT : READY;
+  }
 
   /** Whether the task has finished. */
   get done(): boolean {
-    return this.state === DONE;
+    return (this.flags & STATE) === DONE;
   }
 
   /** Whether the task is on the JS stack right now. */
   get running(): boolean {
-    return this.state === RUNNING;
+    return (this.flags & STATE) === RUNNING;
+  }
+
+  /** A child's position in its group or task set (the same field as `slot`). */
+  get groupIndex(): number {
+    return this.slot;
+  }
+  set groupIndex(i: number) {
+    this.slot = i;
+  }
+
+  /** A root task (run/spawn) rather than a child of a group. */
+  get isRoot(): boolean {
+    return (this.flags & ROOT) !== 0;
+  }
+
+  /** How it ended, once done. */
+  get ending(): Ending {
+    return ((this.flags & ENDING_BITS) >> ENDING_SHIFT) as Ending;
+  }
+
+  /** Its return value or thrown error (a `TaskCancelledError` if cancelled), once done. */
+  get result(): unknown {
+    if (this.value === undefined && (this.flags & ENDING_BITS) === CANCELLED_BITS) {
+      this.value = new TaskCancelledError(this.id);
+    }
+    return this.value;
+  }
+
+  /** Whether a join or a group observed the ending (no unjoined-error report then). */
+  get observed(): boolean {
+    return (this.flags & OBSERVED) !== 0;
+  }
+  set observed(yes: boolean) {
+    this.flags = yes ? this.flags | OBSERVED : this.flags & ~OBSERVED;
+  }
+
+  /** Whether a leaf registered a wait and has not yet yielded SUSPEND (see beginWait). */
+  get suspendPending(): boolean {
+    return (this.flags & SUSPEND_PENDING) !== 0;
+  }
+  set suspendPending(yes: boolean) {
+    this.flags = yes ? this.flags | SUSPEND_PENDING : this.flags & ~SUSPEND_PENDING;
+  }
+
+  /** As a timer: what it wakes, itself. */
+  get owner(): TaskRecord {
+    return this;
   }
 
   /** Resumes the task normally at its next turn (a no-op unless it waits). */
@@ -176,7 +279,14 @@ function defaultUnjoinedError(error: unknown, taskId: number): void {
 export class Scheduler {
   readonly tasks: Slab<TaskRecord> = new Slab<TaskRecord>();
   readonly ready: ReadyQueue<TaskRecord> = new ReadyQueue<TaskRecord>();
-  readonly timers: TimerHeap<Waiter> = new TimerHeap<Waiter>();
+  /**
+   * The timers: `Timer`s, tasks that are their own sleep timer, and other
+   * entries that wake their owner (a `timeout`'s guard).
+   */
+  readonly timers: TimerHeap<Waiter, HeapEntry<Waiter>> = new TimerHeap<
+    Waiter,
+    HeapEntry<Waiter>
+  >();
   /** The task being resumed or cancelled right now. */
   current: TaskRecord | null = null;
   /**
@@ -264,16 +374,35 @@ export class Scheduler {
    * The first wake of a suspension wins; later ones are ignored.
    */
   resume(task: TaskRecord, throws: boolean, value: unknown): void {
-    if (task.state === WAITING) {
-      task.resumeThrows = throws;
-      task.resumeValue = value;
-      task.state = READY;
+    const flags = task.flags;
+    const state = flags & STATE;
+    if (state === WAITING) {
+      task.value = value;
+      task.flags = (flags & ~(STATE | RESUME_THROWS)) | READY | (throws ? RESUME_THROWS : 0);
       this.ready.push(task);
-    } else if (task.state === RUNNING && !task.wokenWhileRunning) {
-      task.resumeThrows = throws;
-      task.resumeValue = value;
-      task.wokenWhileRunning = true;
+    } else if (state === RUNNING && (flags & WOKEN_WHILE_RUNNING) === 0) {
+      task.value = value;
+      task.flags = (flags & ~RESUME_THROWS) | WOKEN_WHILE_RUNNING | (throws ? RESUME_THROWS : 0);
     }
+  }
+
+  /**
+   * The time-out `expiry` (a `timeout` of src/time) ran out: if `task`
+   * waits, it is queued; at its step, `expiry.close()` first ends the timed
+   * operation (its `finally` blocks run, as in a cancellation), then
+   * `expiry` itself is thrown into the task, down its `yield*` chain to the
+   * `timeout` frame that owns it, which throws `TimeoutError` from there.
+   *
+   * Returns false, changing nothing, when the task does not wait (it was
+   * woken first in this turn): the caller tries again once it waits.
+   */
+  unwind(task: TaskRecord, expiry: Expiry): boolean {
+    const flags = task.flags;
+    if ((flags & STATE) !== WAITING) return false;
+    task.value = expiry;
+    task.flags = (flags & ~(STATE | RESUME_THROWS)) | READY | RESUME_UNWINDS;
+    this.ready.push(task);
+    return true;
   }
 
   /**
@@ -288,18 +417,27 @@ export class Scheduler {
 
   /** Resumes `task` until it suspends, returns or throws. */
   step(task: TaskRecord): void {
-    if (task.state !== READY) return; // cancelled while queued
-    task.state = RUNNING;
+    const flags = task.flags;
+    if ((flags & STATE) !== READY) return; // cancelled while queued
+    task.flags = (flags & ~(STATE | RESUME_THROWS | RESUME_UNWINDS)) | RUNNING;
     this.current = task;
+    const value = task.value;
+    task.value = undefined;
     let r: IteratorResult<unknown, unknown>;
     try {
-      const value = task.resumeValue;
-      task.resumeValue = undefined;
-      if (task.resumeThrows) {
-        task.resumeThrows = false;
+      if ((flags & (RESUME_THROWS | RESUME_UNWINDS)) === 0) {
+        r = task.gen.next(value);
+      } else if ((flags & RESUME_THROWS) !== 0) {
         r = task.gen.throw(value);
       } else {
-        r = task.gen.next(value);
+        // A time-out ran out (see unwind): end the timed operation, then
+        // throw the expiry down to its `timeout` frame.
+        (value as Expiry).close();
+        // A wake-up a finally block of the closed operation caused was for
+        // that operation: it must not resume whatever the task waits in next.
+        task.flags &= ~(WOKEN_WHILE_RUNNING | RESUME_THROWS);
+        task.value = undefined;
+        r = task.gen.throw(value);
       }
     } catch (error) {
       this.current = null;
@@ -317,15 +455,14 @@ export class Scheduler {
   }
 
   #suspended(task: TaskRecord): void {
-    task.suspendPending = false;
-    if (task.wokenWhileRunning) {
-      task.wokenWhileRunning = false;
-      task.state = READY;
+    const flags = task.flags & ~(STATE | SUSPEND_PENDING);
+    if ((flags & WOKEN_WHILE_RUNNING) !== 0) {
+      task.flags = (flags & ~WOKEN_WHILE_RUNNING) | READY;
       this.ready.push(task);
     } else {
-      task.state = WAITING;
+      task.flags = flags | WAITING;
     }
-    if (task.cancelRequested) this.cancel(task);
+    if ((flags & CANCEL_REQUESTED) !== 0) this.cancel(task);
   }
 
   /**
@@ -333,15 +470,21 @@ export class Scheduler {
    * blocks run (and leaf operations deregister) before this returns. A task
    * on the stack right now is cancelled as soon as it suspends. Halts if a
    * `finally` block tries to wait.
+   *
+   * The task's `TaskCancelledError` is made only if someone reads its
+   * result (a joiner, a group, the runtime): see {@linkcode TaskRecord.result}.
    */
   cancel(task: TaskRecord): void {
-    if (task.state === DONE) return;
-    if (task.state === RUNNING) {
-      task.cancelRequested = true;
+    const flags = task.flags;
+    const state = flags & STATE;
+    if (state === DONE) return;
+    if (state === RUNNING) {
+      task.flags = flags | CANCEL_REQUESTED;
       return;
     }
     const previous = this.current;
-    task.state = RUNNING;
+    task.flags = (flags & ~(STATE | RESUME_THROWS | RESUME_UNWINDS)) | RUNNING;
+    task.value = undefined;
     this.current = task;
     let r: IteratorResult<unknown, unknown>;
     try {
@@ -358,42 +501,45 @@ export class Scheduler {
         `task ${task.id} waited in a finally block while being cancelled`,
       );
     }
-    this.#finish(task, Ending.Cancelled, new TaskCancelledError(task.id));
+    this.#finish(task, Ending.Cancelled, undefined);
   }
 
   #finish(task: TaskRecord, ending: Ending, result: unknown): void {
-    if (task.suspendPending) {
+    const flags = task.flags;
+    if ((flags & SUSPEND_PENDING) !== 0) {
       halt(Rule.OutsideTask, `task ${task.id} advanced a strom operation by hand (use yield*)`);
     }
-    task.state = DONE;
-    task.ending = ending;
-    task.result = result;
-    task.wokenWhileRunning = false;
+    task.flags = (flags & ~(STATE | WOKEN_WHILE_RUNNING | CANCEL_REQUESTED)) | DONE
+      | (ending << ENDING_SHIFT);
+    task.value = result;
     this.tasks.remove(task.id);
-    if (task.isRoot) this.#unlinkRoot(task);
+    if ((flags & ROOT) !== 0) this.#unlinkRoot(task);
     if (task.endHooks !== null) runEndHooks(task);
     const joiners = task.joiners;
-    task.joiners = null;
     if (joiners !== null) {
+      task.joiners = null;
       // Observed once a joiner resumes with it (see JoinHandle.join): one
       // cancelled before it runs must not swallow the error.
-      task.wokenJoiners = joiners.length;
-      for (const joiner of joiners) this.resume(joiner, ending !== Ending.Returned, result);
+      // Each joiner reads the ending itself once it resumes.
+      task.slot = joiners.length;
+      for (const joiner of joiners) this.resume(joiner, false, undefined);
     }
     const group = task.group;
     if (group !== null) {
-      task.observed = true;
+      task.flags |= OBSERVED;
       task.group = null;
       group.childDone(task);
     }
-    if (ending === Ending.Threw && !task.observed && task.isRoot && task.wokenJoiners === 0) {
+    if (
+      ending === Ending.Threw && (task.flags & (OBSERVED | ROOT)) === ROOT && task.slot === 0
+    ) {
       this.onUnjoinedError(result, task.id);
     }
   }
 
   /** A joiner woken by `task`'s end resumed with it. */
   joinerResumed(task: TaskRecord): void {
-    task.wokenJoiners--;
+    task.slot--;
   }
 
   /**
@@ -401,59 +547,143 @@ export class Scheduler {
    * if it was the last one and nobody observed the error, report it now.
    */
   joinerGone(task: TaskRecord): void {
-    task.wokenJoiners--;
-    if (task.wokenJoiners === 0 && task.ending === Ending.Threw && !task.observed) {
-      this.onUnjoinedError(task.result, task.id);
+    task.slot--;
+    if (task.slot === 0 && task.ending === Ending.Threw && !task.observed) {
+      this.onUnjoinedError(task.value, task.id);
     }
   }
 
-  /** Runs every task that is ready now (not those it wakes: they wait a turn). */
+  // ---- the loop ------------------------------------------------------------
+  //
+  // A turn is four steps, each a method of its own so another driver (an
+  // async one beside `run`) can compose them: run the ready tasks
+  // (runReady, with a fair look at timers and I/O every FAIR_INTERVAL
+  // steps), fire the due timers (fireTimers, the turn's one clock read),
+  // compute how long the kernel may wait (waitTimeoutNs), and wait
+  // (waitForEvents).
+
+  /** Task steps since timers and the reactor were last looked at. */
+  #stepsSinceCheck = 0;
+  /** When the reactor was last polled or waited on (NaN: at an unread time, just now). */
+  #lastPollMs = NaN;
+  /** Steps between two fair looks ({@linkcode FAIR_INTERVAL}; a field for bench/sched's sweep). */
+  fairInterval: number = FAIR_INTERVAL;
+  /** Ms between two fair polls ({@linkcode FAIR_POLL_MS}; a field for bench/sched's sweep). */
+  fairPollMs: number = FAIR_POLL_MS;
+
+  /**
+   * Runs every task that is ready now (not those it wakes: they wait a
+   * turn). Every {@linkcode FAIR_INTERVAL} steps it looks at the timers and
+   * the reactor (see {@linkcode fairCheck}), so a long queue of ready tasks
+   * cannot starve them; what that wakes is queued behind.
+   */
   runReady(): void {
-    for (let n = this.ready.length; n > 0; n--) this.step(this.ready.shift()!);
+    for (let n = this.ready.length; n > 0; n--) {
+      this.step(this.ready.shift()!);
+      if (++this.#stepsSinceCheck >= this.fairInterval) this.fairCheck();
+    }
   }
 
-  /** Wakes the owners of timers whose deadline has passed. */
-  fireTimers(): void {
-    if (this.timers.size === 0) return;
+  /**
+   * The look at timers and I/O between task steps while tasks stay ready:
+   * fires the due timers and, every {@linkcode FAIR_POLL_MS}, polls the
+   * reactor without sleeping (if a task waits on an fd or another thread
+   * may ring the wake fd). Reads the clock once, and not at all when there
+   * is nothing to look at.
+   */
+  fairCheck(): void {
+    this.#stepsSinceCheck = 0;
+    const watching = this.reactor.waiting > 0 || this.externalHolds > 0;
+    if (!watching) {
+      this.fireTimers();
+      return;
+    }
     const now = this.now();
+    this.#fireTimersAt(now);
+    const last = this.#lastPollMs;
+    if (last !== last) { // NaN: the last kernel wait ended at an unread time
+      this.#lastPollMs = now;
+    } else if (now - last >= this.fairPollMs) {
+      this.#lastPollMs = now;
+      this.waitForEvents(0);
+    }
+  }
+
+  /**
+   * Wakes the owners of timers whose deadline has passed. Reads the clock
+   * once (not at all without timers) and returns the reading, or NaN.
+   */
+  fireTimers(): number {
+    if (this.timers.size === 0) return NaN;
+    const now = this.now();
+    this.#fireTimersAt(now);
+    return now;
+  }
+
+  #fireTimersAt(now: number): void {
     for (let t = this.timers.popExpired(now); t !== undefined; t = this.timers.popExpired(now)) {
       t.owner.wake();
     }
   }
 
   /**
-   * One turn of the loop: run the ready tasks, fire due timers, then ask the
-   * reactor for I/O — without sleeping if tasks are ready, else sleeping until
-   * the next deadline (or `maxWaitMs`, if smaller). Returns before waiting
-   * if `until` has ended.
+   * How long the next kernel wait may sleep, in ns (-1: no limit, 0: poll):
+   * 0 while tasks are ready, else until the next timer's deadline (measured
+   * from `now`, a clock reading; NaN when there are no timers) or
+   * `maxWaitMs`, whichever is sooner. Halts (`deadlock`) when it would be
+   * forever and nothing can wake the thread.
    */
-  turn(maxWaitMs = Infinity, until: TaskRecord | null = null): void {
-    this.runReady();
-    if (until !== null && until.state === DONE) return;
-    this.fireTimers();
+  waitTimeoutNs(now: number, maxWaitMs = Infinity): number {
+    if (this.ready.length > 0) return 0;
     let waitMs = maxWaitMs;
-    if (this.ready.length > 0) {
-      // Ready tasks don't wait for the kernel; poll fds only if some wait on one.
-      if (this.reactor.waiting === 0) return;
-      waitMs = 0;
-    } else if (this.timers.size > 0) {
-      waitMs = Math.min(waitMs, Math.max(0, this.timers.nextDeadline - this.now()));
+    if (this.timers.size > 0) {
+      waitMs = Math.min(waitMs, Math.max(0, this.timers.nextDeadline - now));
     }
-    if (waitMs === Infinity && this.reactor.waiting === 0 && this.externalHolds === 0) {
-      // Sleeping now would be forever: nothing can wake this thread.
-      halt(Rule.Deadlock, "every task waits and nothing can wake one");
+    if (waitMs === Infinity) {
+      if (this.reactor.waiting === 0 && this.externalHolds === 0) {
+        // Sleeping now would be forever: nothing can wake this thread.
+        halt(Rule.Deadlock, "every task waits and nothing can wake one");
+      }
+      return -1;
     }
     // A far deadline waits in slices (the loop checks the timers again): a
     // timespec holds only so much, and sleep() takes any finite ms.
-    const timeoutNs = waitMs === Infinity ? -1 : Math.ceil(Math.min(waitMs, MAX_WAIT_MS) * 1e6);
+    return Math.ceil(Math.min(waitMs, MAX_WAIT_MS) * 1e6);
+  }
+
+  /**
+   * Waits in the kernel for fd events, the wake fd or `timeoutNs` (-1: no
+   * limit, 0: just poll), and wakes the tasks whose events fired.
+   */
+  waitForEvents(timeoutNs: number): void {
     if (this.beforeWait !== null) this.beforeWait();
     if (this.reactor.wait(timeoutNs) && this.onExternalWake !== null) this.onExternalWake();
-    this.fireTimers();
+  }
+
+  /**
+   * One turn of the loop: run the ready tasks, fire due timers, then, if no
+   * task is ready, wait in the kernel until the next deadline (or
+   * `maxWaitMs`, if smaller) for I/O. While tasks stay ready the turn does
+   * not wait: timers and the reactor are looked at between task steps
+   * instead (see runReady and fairCheck). Returns before waiting if `until`
+   * has ended. Timers that come due during the wait fire in the next turn:
+   * a turn reads the clock once.
+   */
+  turn(maxWaitMs = Infinity, until: TaskRecord | null = null): void {
+    this.runReady();
+    if (until !== null && (until.flags & STATE) === DONE) return;
+    const now = this.fireTimers();
+    if (this.ready.length > 0) return;
+    const timeoutNs = this.waitTimeoutNs(now, maxWaitMs);
+    // The wait looks at everything: the fair counters start again.
+    this.#stepsSinceCheck = 0;
+    this.#lastPollMs = NaN;
+    this.waitForEvents(timeoutNs);
   }
 
   /** Drives the loop until `task` is done. Halts (`deadlock`) if it never can be. */
   runUntilDone(task: TaskRecord): void {
-    while (task.state !== DONE) this.turn(Infinity, task);
+    while ((task.flags & STATE) !== DONE) this.turn(Infinity, task);
   }
 
   #unlinkRoot(task: TaskRecord): void {
@@ -472,7 +702,7 @@ export class Scheduler {
   cancelRoots(): void {
     // Cancelling unlinks the task (and may end others): take the head anew.
     // (No task runs when `run` returns; the check only guards the loop.)
-    for (let t = this.rootsHead; t !== null && t.state !== RUNNING; t = this.rootsHead) {
+    for (let t = this.rootsHead; t !== null && !t.running; t = this.rootsHead) {
       this.cancel(t);
     }
   }

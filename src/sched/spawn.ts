@@ -47,43 +47,8 @@ export class JoinHandle<T> {
    * Cancel-safe: cancelling the joiner leaves the joined task running.
    * Halts outside a task, and when called from another thread's scheduler.
    */
-  *join(): Operation<T> {
-    const target = this.#task;
-    const me = currentTask("join");
-    if (me.scheduler !== target.scheduler) {
-      halt(Rule.ForeignJoin, `task ${target.id} belongs to another thread's scheduler`);
-    }
-    if (me === target) halt(Rule.Deadlock, `task ${me.id} joined itself`);
-    if (!target.done) {
-      beginWait("join");
-      (target.joiners ??= []).push(me);
-      let resumed = false;
-      try {
-        const value = (yield SUSPEND) as T;
-        resumed = true;
-        return value;
-      } catch (error) {
-        resumed = true; // woken with the task's error: it reaches this joiner
-        throw error;
-      } finally {
-        if (resumed) {
-          target.observed = true;
-          target.scheduler.joinerResumed(target);
-        } else {
-          const joiners = target.joiners as TaskRecord[] | null;
-          if (joiners !== null) {
-            const i = joiners.indexOf(me);
-            if (i >= 0) joiners.splice(i, 1);
-          } else if (target.done) {
-            // Woken by the end, cancelled before it ran.
-            target.scheduler.joinerGone(target);
-          }
-        }
-      }
-    }
-    target.observed = true;
-    if (target.ending !== Ending.Returned) throw target.result;
-    return target.result as T;
+  join(): Operation<T> {
+    return new JoinOp<T>(this.#task) as unknown as Operation<T>;
   }
 
   /**
@@ -93,6 +58,81 @@ export class JoinHandle<T> {
    */
   cancel(): void {
     this.#task.scheduler.cancel(this.#task);
+  }
+}
+
+// What `yield*` receives from the hand-written operations below: shared
+// and frozen, since yield* only reads them.
+const SUSPENDED: IteratorResult<unknown, never> = Object.freeze({ value: SUSPEND, done: false });
+
+/**
+ * `join` as the iterator `yield*` drives rather than a generator (one
+ * object, no generator frame: spawn + join is the scheduler's hot path).
+ * It does what this generator would:
+ *
+ *     if (!target.done) { register as joiner; try { yield } finally { deregister } }
+ *     return or throw the target's ending
+ */
+class JoinOp<T> {
+  /** Not started, waiting (registered as a joiner), or done. */
+  #state: 0 | 1 | 2 = 0;
+  #me: TaskRecord | null = null;
+
+  constructor(readonly target: TaskRecord) {}
+
+  [Symbol.iterator](): this {
+    return this;
+  }
+
+  next(): IteratorResult<unknown, T> {
+    const target = this.target;
+    if (this.#state === 0) {
+      const me = currentTask("join");
+      if (me.scheduler !== target.scheduler) {
+        halt(Rule.ForeignJoin, `task ${target.id} belongs to another thread's scheduler`);
+      }
+      if (me === target) halt(Rule.Deadlock, `task ${me.id} joined itself`);
+      if (!target.done) {
+        beginWait("join");
+        (target.joiners ??= []).push(me);
+        this.#me = me;
+        this.#state = 1;
+        return SUSPENDED;
+      }
+    } else if (this.#state === 1) {
+      // Woken (normally) by the target's end.
+      target.scheduler.joinerResumed(target);
+    } else {
+      return { value: undefined as T, done: true };
+    }
+    this.#state = 2;
+    target.observed = true;
+    if (target.ending !== Ending.Returned) throw target.result;
+    return { value: target.result as T, done: true };
+  }
+
+  return(value?: unknown): IteratorResult<unknown, T> {
+    if (this.#state === 1) this.#leave();
+    this.#state = 2;
+    return { value: value as T, done: true };
+  }
+
+  throw(error: unknown): never {
+    this.return();
+    throw error;
+  }
+
+  // Cancelled while waiting: no longer a joiner; if the target's end had
+  // already woken this joiner, that end is not seen here.
+  #leave(): void {
+    const target = this.target;
+    const joiners = target.joiners;
+    if (joiners !== null) {
+      const i = joiners.indexOf(this.#me!);
+      if (i >= 0) joiners.splice(i, 1);
+    } else if (target.done) {
+      target.scheduler.joinerGone(target);
+    }
   }
 }
 
@@ -112,7 +152,41 @@ export class JoinHandle<T> {
  * }
  * ```
  */
-export function* spawn<T>(task: Task<T>): Operation<JoinHandle<T>> {
-  const me = currentTask("spawn");
-  return new JoinHandle<T>(me.scheduler.spawn(task, true));
+export function spawn<T>(task: Task<T>): Operation<JoinHandle<T>> {
+  return new SpawnOp(task) as unknown as Operation<JoinHandle<T>>;
+}
+
+/**
+ * `spawn` as the iterator `yield*` drives, not a generator (it never
+ * suspends: its first `next()` spawns and is done), so a spawn allocates no
+ * generator.
+ */
+class SpawnOp<T> {
+  #task: Task<T> | null;
+
+  constructor(task: Task<T>) {
+    this.#task = task;
+  }
+
+  [Symbol.iterator](): this {
+    return this;
+  }
+
+  next(): IteratorResult<never, JoinHandle<T>> {
+    const task = this.#task;
+    if (task === null) return { value: undefined as never, done: true };
+    this.#task = null;
+    const me = currentTask("spawn");
+    return { value: new JoinHandle<T>(me.scheduler.spawn(task, true)), done: true };
+  }
+
+  return(value?: unknown): IteratorResult<never, JoinHandle<T>> {
+    this.#task = null;
+    return { value: value as JoinHandle<T>, done: true };
+  }
+
+  throw(error: unknown): never {
+    this.#task = null;
+    throw error;
+  }
 }

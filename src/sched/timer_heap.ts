@@ -10,10 +10,22 @@
  * @module
  */
 
+/**
+ * What a {@linkcode TimerHeap} holds: an object that knows its position in
+ * the heap and what the timer wakes. A {@linkcode Timer} is one; a task is
+ * its own sleep timer (see `TaskRecord`): one object fewer per sleeping task.
+ */
+export interface HeapEntry<T> {
+  /** The position in the heap, or -1 when not in it. */
+  heapIndex: number;
+  /** What the timer wakes. */
+  readonly owner: T;
+}
+
 /** One pending timer. Keep it to cancel the timer. */
-export class Timer<T> {
+export class Timer<T> implements HeapEntry<T> {
   /** The position in the heap, or -1 once fired or cancelled. */
-  index = -1;
+  heapIndex = -1;
   constructor(
     /** When it fires, in ms of the monotonic clock. */
     readonly deadline: number,
@@ -23,13 +35,17 @@ export class Timer<T> {
 
   /** Whether the timer still waits in its heap. */
   get pending(): boolean {
-    return this.index >= 0;
+    return this.heapIndex >= 0;
   }
 }
 
-/** A min-heap of {@linkcode Timer}s ordered by deadline, then by the order set. */
-export class TimerHeap<T> {
-  #timers: Timer<T>[] = [];
+/**
+ * A min-heap of timers ordered by deadline, then by the order set. `E` is
+ * what it holds: {@linkcode Timer}s, and other {@linkcode HeapEntry} kinds
+ * added with {@linkcode add}.
+ */
+export class TimerHeap<T, E extends HeapEntry<T> = Timer<T>> {
+  #timers: E[] = [];
   #deadlines = new Float64Array(1024);
   // Insertion order breaks ties; a float counts exactly to 2^53.
   #seqs = new Float64Array(1024);
@@ -48,40 +64,55 @@ export class TimerHeap<T> {
   /** Adds a timer for `owner` at `deadline` and returns it. */
   insert(deadline: number, owner: T): Timer<T> {
     const timer = new Timer(deadline, owner);
+    // A Timer is always one of the kinds a heap holds (E includes Timer<T>
+    // wherever insert is used; TypeScript cannot say "E ⊇ Timer<T>").
+    this.add(deadline, timer as unknown as E);
+    return timer;
+  }
+
+  /**
+   * Adds `timer` (not pending: its `heapIndex` is -1) at `deadline`, which
+   * the heap keeps (a `Timer`'s own `deadline` must say the same).
+   */
+  add(deadline: number, timer: E): void {
     const i = this.#timers.length;
     if (i === this.#deadlines.length) this.#grow();
     this.#timers.push(timer);
     this.#place(i, timer, deadline, this.#nextSeq++);
     this.#up(i);
-    return timer;
+  }
+
+  /** The deadline of a pending `timer`, or NaN. */
+  deadlineOf(timer: HeapEntry<T>): number {
+    return timer.heapIndex >= 0 ? this.#deadlines[timer.heapIndex] : NaN;
   }
 
   /** Removes `timer` if it is pending; a fired or cancelled timer is ignored. */
-  cancel(timer: Timer<T>): void {
-    const i = timer.index;
+  cancel(timer: HeapEntry<T>): void {
+    const i = timer.heapIndex;
     if (i < 0) return;
-    timer.index = -1;
+    timer.heapIndex = -1;
     const lastIndex = this.#timers.length - 1;
     const last = this.#timers.pop()!;
     if (i === lastIndex) return;
     this.#place(i, last, this.#deadlines[lastIndex], this.#seqs[lastIndex]);
     this.#down(i);
-    this.#up(last.index);
+    this.#up(last.heapIndex);
   }
 
   /** Removes and returns the earliest timer if its deadline is at or before `now`. */
-  popExpired(now: number): Timer<T> | undefined {
+  popExpired(now: number): E | undefined {
     if (this.#timers.length === 0 || this.#deadlines[0] > now) return undefined;
     const top = this.#timers[0];
     this.cancel(top);
     return top;
   }
 
-  #place(i: number, timer: Timer<T>, deadline: number, seq: number): void {
+  #place(i: number, timer: E, deadline: number, seq: number): void {
     this.#timers[i] = timer;
     this.#deadlines[i] = deadline;
     this.#seqs[i] = seq;
-    timer.index = i;
+    timer.heapIndex = i;
   }
 
   #grow(): void {

@@ -7,6 +7,7 @@
 
 import { currentTask } from "../sched/current.ts";
 import type { Operation } from "../sched/types.ts";
+import { checkDurationMs, checkInstantMs } from "./duration.ts";
 import { now, sleepUntil } from "./sleep.ts";
 
 /**
@@ -110,8 +111,9 @@ export class Interval {
 /**
  * Creates an {@linkcode Interval} ticking every `periodMs` milliseconds,
  * the first tick due at `options.start` (default: now). Throws a
- * `RangeError` unless `periodMs` is a finite number > 0, and a `TypeError`
- * for an unknown `missedTick`.
+ * `TypeError` if `periodMs` or `start` is not a number (never coerced), a
+ * `RangeError` unless `periodMs` is a finite number > 0 and `start` finite,
+ * and a `TypeError` for an unknown `missedTick`.
  *
  * @example
  * ```ts
@@ -121,6 +123,7 @@ export class Interval {
  * ```
  */
 export function interval(periodMs: number, options: IntervalOptions = {}): Interval {
+  checkDurationMs("interval: periodMs", periodMs); // the type: a TypeError, not coerced
   if (!(periodMs > 0) || !Number.isFinite(periodMs)) {
     throw new RangeError(`interval: periodMs must be a finite number > 0, got ${periodMs}`);
   }
@@ -131,6 +134,7 @@ export function interval(periodMs: number, options: IntervalOptions = {}): Inter
     );
   }
   const start = options.start ?? now();
+  checkInstantMs("interval: start", start);
   if (!Number.isFinite(start)) {
     throw new RangeError(`interval: start must be a finite instant, got ${start}`);
   }
