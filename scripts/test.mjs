@@ -47,12 +47,15 @@ if (!existsSync(marker) || statSync(marker).mtimeMs < statSync(lock).mtimeMs) {
 }
 
 // wrk is the load generator one test points at the HTTP example: a peer
-// nobody here wrote. Debian has it; install it when missing (CI runs as root).
-if (run("sh", ["-c", "command -v wrk"]).code !== 0) {
-  step("apt-get install wrk", "sh", [
-    "-c",
-    "(apt-get install -y -q wrk || (apt-get update -q && apt-get install -y -q wrk)) >/dev/null",
-  ]);
+// nobody here wrote. strace injects a kernel failure (epoll_ctl ENOSPC) into
+// one accept test. Debian has both; install them when missing (CI runs as root).
+for (const tool of ["wrk", "strace"]) {
+  if (run("sh", ["-c", `command -v ${tool}`]).code !== 0) {
+    step(`apt-get install ${tool}`, "sh", [
+      "-c",
+      `(apt-get install -y -q ${tool} || (apt-get update -q && apt-get install -y -q ${tool})) >/dev/null`,
+    ]);
+  }
 }
 
 // 2. Type-check every TypeScript file (strict, per deno.json), formatting,

@@ -45,6 +45,8 @@ export interface Libc {
 
   // --- sockets -----------------------------------------------------------
   socket(domain: number, type: number, protocol: number): number;
+  /** `socketpair(2)`: the two fds are written to `fds[0]` and `fds[1]`. */
+  socketpair(domain: number, type: number, protocol: number, fds: Int32Array): number;
   bind(fd: number, addr: Bytes, addrLen: number): number;
   listen(fd: number, backlog: number): number;
   /** `addr`/`addrLen` may be null; `addrLen` holds a socklen_t (u32) in and out. */
@@ -86,6 +88,8 @@ export interface Libc {
   /** `writev(2)` gathering `bufs` (at most {@linkcode MAX_IOV}). */
   writev(fd: number, bufs: readonly Bytes[]): number;
   close(fd: number): number;
+  /** `fcntl(2)` with an int argument (variadic in C; sound on x86_64 and aarch64 Linux). */
+  fcntl(fd: number, cmd: number, arg: number): number;
   eventfd(initval: number, flags: number): number;
 
   // --- readiness ---------------------------------------------------------

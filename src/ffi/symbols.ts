@@ -71,6 +71,8 @@ export type Bound<T extends SymbolTable> = {
 export const LIBC_SYMBOLS = {
   __errno_location: { args: [], returns: "ptr" },
   socket: { args: ["i32", "i32", "i32"], returns: "i32" },
+  // UnixStream.pair / UnixDatagram.pair.
+  socketpair: { args: ["i32", "i32", "i32", "buf"], returns: "i32" },
   bind: { args: ["i32", "buf", "u32"], returns: "i32" },
   listen: { args: ["i32", "i32"], returns: "i32" },
   accept4: { args: ["i32", "buf", "buf", "i32"], returns: "i32" },
@@ -90,6 +92,9 @@ export const LIBC_SYMBOLS = {
   readv: { args: ["i32", "buf", "i32"], returns: "i32" },
   writev: { args: ["i32", "buf", "i32"], returns: "i32" },
   close: { args: ["i32"], returns: "i32" },
+  // Variadic in C; fixed int arguments are sound on x86_64 and aarch64 Linux
+  // (AsyncFd checks that an fd is non-blocking with F_GETFL).
+  fcntl: { args: ["i32", "i32", "i32"], returns: "i32" },
   eventfd: { args: ["u32", "i32"], returns: "i32" },
   epoll_create1: { args: ["i32"], returns: "i32" },
   epoll_ctl: { args: ["i32", "i32", "i32", "buf"], returns: "i32" },

@@ -30,6 +30,7 @@ import {
   EPOLLHUP,
   EPOLLIN,
   EPOLLOUT,
+  EPOLLPRI,
   EPOLLRDHUP,
   libc,
   type PollFds,
@@ -38,7 +39,7 @@ import {
 import { IoSource, type Reactor, WaiterBook } from "./reactor.ts";
 import { WakeFd } from "./wake_fd.ts";
 
-const READ_EVENTS = EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR;
+const READ_EVENTS = EPOLLIN | EPOLLPRI | EPOLLRDHUP | EPOLLHUP | EPOLLERR;
 const WRITE_EVENTS = EPOLLOUT | EPOLLHUP | EPOLLERR;
 // Reported once (edge-triggered) but true for good: see IoSource.hangup.
 const HANGUP_EVENTS = EPOLLRDHUP | EPOLLHUP | EPOLLERR;
@@ -92,7 +93,8 @@ export class EpollReactor extends WaiterBook implements Reactor {
 
   register(fd: number): IoSource {
     const source = new IoSource(fd, this);
-    this.#add(fd, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, fd);
+    // EPOLLPRI: urgent data makes a read stop short (see IoSource.urgent).
+    this.#add(fd, EPOLLIN | EPOLLPRI | EPOLLOUT | EPOLLRDHUP | EPOLLET, fd);
     this.#sources[fd] = source;
     return source;
   }
@@ -146,6 +148,7 @@ export class EpollReactor extends WaiterBook implements Reactor {
       if (source === undefined) continue; // deregistered in this batch
       const ev = events.events(i);
       if ((ev & HANGUP_EVENTS) !== 0) source.hangup = true;
+      if ((ev & EPOLLPRI) !== 0) source.urgent = true;
       if ((ev & READ_EVENTS) !== 0) this.readyToRead(source);
       if ((ev & WRITE_EVENTS) !== 0) this.readyToWrite(source);
     }

@@ -43,13 +43,6 @@ export class Slab<T> {
     return (this.#generations[index]! << 24) | index;
   }
 
-  /** The record with this id, or `undefined` if it was removed. */
-  get(id: number): T | undefined {
-    const index = id & INDEX_MASK;
-    if (this.#generations[index] !== id >>> 24) return undefined;
-    return this.#records[index];
-  }
-
   /** Removes the record with this id; a stale id is ignored. */
   remove(id: number): void {
     const index = id & INDEX_MASK;
