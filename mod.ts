@@ -16,16 +16,19 @@ export { SHUTDOWN_SIGNALS, untilSignal } from "./src/host/signals.ts";
 export { until, type UntilSource } from "./src/host/until.ts";
 export type { ReactorKind } from "./src/io/reactor.ts";
 export {
-  ACCEPT_BACKOFF_MS,
   type AddrLike,
+  AsyncFd,
+  type AsyncFdOptions,
   type ConnectOptions,
   ConnectTimeoutError,
   type Datagram,
   formatSocketAddr,
+  formatUnixAddr,
   type HostPort,
   type KeepAliveOptions,
   type ListenOptions,
   lookupHost,
+  type PeerCredentials,
   type Received,
   ResolveError,
   type ShutdownHow,
@@ -36,6 +39,13 @@ export {
   toSocketAddr,
   UdpSocket,
   UnexpectedEofError,
+  type UnixAddr,
+  type UnixAddrLike,
+  UnixDatagram,
+  type UnixDatagramReceived,
+  UnixListener,
+  type UnixListenOptions,
+  UnixStream,
 } from "./src/net/mod.ts";
 export {
   OwnedFd,

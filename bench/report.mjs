@@ -2,7 +2,7 @@
 // The one benchmark command (issue 6): runs every benchmark suite of the
 // project side by side with its peers, one suite after the other in this one
 // run, and writes docs/benchmarks.md (machine, versions, tables with ratios
-// to the peers, the issues' targets met or not) and docs/benchmarks/*.png charts.
+// to the peers, the issues' targets met or not) and docs/benchmarks/*.svg charts.
 //
 //   npm run bench [-- --quick] [-- --only sched,echo,runtime]
 //   node bench/report.mjs [--quick] [--only LIST] [--from DIR]
@@ -15,7 +15,7 @@
 // Suites run strictly one at a time: this machine has 2 cores, and the echo
 // suite pins its server and its client to one core each. Each suite writes
 // its raw figures with `--json FILE`; they are kept in docs/benchmarks/<suite>.json.
-// Written for Node with no dependencies (charts: bench/chart.mjs).
+// Written for Node with no dependencies (charts: bench/chart.mjs, SVG).
 
 import { execFileSync, spawnSync } from "node:child_process";
 import {
@@ -30,7 +30,8 @@ import {
 import { cpus, release, tmpdir, totalmem } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { barChart, Bitmap, PALETTE, stack, tint, writePng } from "./chart.mjs";
+import { parseArgs } from "node:util";
+import { barChart, PALETTE, row, stack, tint, writeSvg } from "./chart.mjs";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const docFile = join(root, "docs", "benchmarks.md");
@@ -39,20 +40,31 @@ const chartDir = join(root, "docs", "benchmarks");
 // ---- options -------------------------------------------------------------
 
 const argv = process.argv.slice(2);
-const opts = { quick: false, only: null, from: null };
-for (let i = 0; i < argv.length; i++) {
-  const a = argv[i];
-  if (a === "--quick") opts.quick = true;
-  else if (a === "--only") opts.only = (argv[++i] ?? "").split(",").filter(Boolean);
-  else if (a === "--from") opts.from = argv[++i];
-  else if (a === "--help" || a === "-h") {
-    console.log("usage: node bench/report.mjs [--quick] [--only sched,echo,runtime] [--from DIR]");
-    process.exit(0);
-  } else {
-    console.error(`report.mjs: unknown option ${a}`);
-    process.exit(2);
-  }
+const usageLine = "usage: node bench/report.mjs [--quick] [--only sched,echo,runtime] [--from DIR]";
+let parsed;
+try {
+  parsed = parseArgs({
+    args: argv,
+    options: {
+      quick: { type: "boolean", default: false },
+      only: { type: "string" },
+      from: { type: "string" },
+      help: { type: "boolean", short: "h", default: false },
+    },
+  }).values;
+} catch (e) {
+  console.error(`report.mjs: ${e.message}\n${usageLine}`);
+  process.exit(2);
 }
+if (parsed.help) {
+  console.log(usageLine);
+  process.exit(0);
+}
+const opts = {
+  quick: parsed.quick,
+  only: parsed.only === undefined ? null : parsed.only.split(",").filter(Boolean),
+  from: parsed.from ?? null,
+};
 if ((opts.from !== null && !opts.from) || (opts.only !== null && opts.only.length === 0)) {
   console.error("report.mjs: --from and --only need a value");
   process.exit(2);
@@ -337,7 +349,7 @@ function renderSched(data, ctx) {
     })
   );
   ctx.chart(
-    "sched.png",
+    "sched.svg",
     stack(panels, 16),
     "Scheduler: time per op per shape, Deno and Bun (log scale)",
   );
@@ -654,7 +666,7 @@ function renderEcho(data, ctx) {
     height: 400,
   });
   ctx.chart(
-    "echo.png",
+    "echo.svg",
     stack([cpu, thr], 16),
     "TCP echo: server CPU per round trip and round trips/s per server and connection count",
   );
@@ -697,7 +709,7 @@ function renderEcho(data, ctx) {
   }
   if (extra.length) {
     ctx.chart(
-      "echo-syscalls-rss.png",
+      "echo-syscalls-rss.svg",
       stack(extra, 16),
       "TCP echo: syscalls per round trip and RSS per idle connection",
     );
@@ -1023,16 +1035,11 @@ function renderRuntime(data, ctx) {
     ),
   ];
   // Side by side: three narrow panels in one row.
-  const row = new Bitmap(
-    panels.reduce((a, p) => a + p.width, 0) + 20,
-    Math.max(...panels.map((p) => p.height)),
+  ctx.chart(
+    "runtime.svg",
+    row(panels, 10),
+    "Multi-worker runtime: 1 vs 2 workers (higher is better)",
   );
-  let x = 0;
-  for (const p of panels) {
-    row.blit(p, x, 0);
-    x += p.width + 10;
-  }
-  ctx.chart("runtime.png", row, "Multi-worker runtime: 1 vs 2 workers (higher is better)");
   return { md, targets };
 }
 
@@ -1193,8 +1200,8 @@ function main() {
     }
     const ctx = {
       versions: vers,
-      chart: (file, bmp, alt) => {
-        writePng(join(chartDir, file), bmp);
+      chart: (file, figure, alt) => {
+        writeSvg(join(chartDir, file), figure, alt);
         charts.push(file);
         head.push(`![${alt}](benchmarks/${file})`, "");
       },

@@ -47,15 +47,21 @@ if (!existsSync(marker) || statSync(marker).mtimeMs < statSync(lock).mtimeMs) {
 }
 
 // wrk is the load generator one test points at the HTTP example: a peer
-// nobody here wrote. Debian has it; install it when missing (CI runs as root).
-if (run("sh", ["-c", "command -v wrk"]).code !== 0) {
-  step("apt-get install wrk", "sh", [
-    "-c",
-    "(apt-get install -y -q wrk || (apt-get update -q && apt-get install -y -q wrk)) >/dev/null",
-  ]);
+// nobody here wrote. strace injects a kernel failure (epoll_ctl ENOSPC) into
+// one accept test. Debian has both; install them when missing (CI runs as root).
+for (const tool of ["wrk", "strace"]) {
+  if (run("sh", ["-c", `command -v ${tool}`]).code !== 0) {
+    step(`apt-get install ${tool}`, "sh", [
+      "-c",
+      `(apt-get install -y -q ${tool} || (apt-get update -q && apt-get install -y -q ${tool})) >/dev/null`,
+    ]);
+  }
 }
 
-// 2. Type-check every TypeScript file (strict, per deno.json) and formatting.
+// 2. Type-check every TypeScript file (strict, per deno.json), formatting,
+// lint (deno.json turns off require-yield: a task that finishes without
+// waiting is a `function*` with no yield, on purpose), and the public API's
+// documentation (`deno doc --lint`: every export of mod.ts documented).
 function tsFiles(dir) {
   const abs = join(root, dir);
   if (!existsSync(abs)) return [];
@@ -66,6 +72,13 @@ function tsFiles(dir) {
 const checked = ["mod.ts", ...["src", "tests", "examples", "bench"].flatMap(tsFiles)];
 step("deno check", bin("deno"), ["check", "--quiet", ...checked]);
 step("dprint check", bin("dprint"), ["check"]);
+step("deno lint", bin("deno"), ["lint", "--quiet"]);
+step("deno doc --lint", bin("deno"), ["doc", "--lint", "mod.ts"]);
+// strom ships TypeScript sources, so a user's type check reads them: they
+// must pass under the strict settings `bun init` writes (noUncheckedIndexedAccess,
+// types from @types/bun, no Deno types); tests/fixtures/bun_project/tsconfig.json
+// is that file (Bun 1.4.4) pointed at mod.ts.
+step("tsc (bun init's tsconfig)", bin("tsc"), ["-p", "tests/fixtures/bun_project/tsconfig.json"]);
 
 // 3. The suite on each host and backend, one runner process per test file:
 // a file that fails to load, registers no test, or dies without its summary

@@ -4,10 +4,16 @@
  * Every test checks that it closed every fd it opened (/proc/self/fd).
  */
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { test } from "node:test";
+import { fileURLToPath } from "node:url";
 import {
   AF_INET,
   AF_UNIX,
+  bindSymbols,
   check,
   CLOCK_MONOTONIC,
   decodeRlimit,
@@ -18,10 +24,12 @@ import {
   ECONNREFUSED,
   EFD_CLOEXEC,
   EFD_NONBLOCK,
+  EINPROGRESS,
   encodeEpollEvent,
   encodeRlimit,
   encodeSockAddr,
   encodeTimespec,
+  EOVERFLOW,
   EPOLL_CLOEXEC,
   EPOLL_CTL_ADD,
   EPOLL_CTL_DEL,
@@ -30,6 +38,7 @@ import {
   EpollEvents,
   EPOLLIN,
   EPOLLOUT,
+  errnoDescription,
   errnoName,
   F_GETFL,
   formatIpv4,
@@ -61,7 +70,11 @@ import {
   SysError,
   TCP_NODELAY,
 } from "../src/ffi/mod.ts";
+import { parseWithout } from "../src/ffi/symbols.ts";
+import { timeoutMsCeil } from "../src/io/epoll_reactor.ts";
+import { hostArgv, runScenario } from "./helpers/child.ts";
 import { openFds } from "./helpers/fds.ts";
+import { testLibc } from "./helpers/test_libc.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -82,7 +95,7 @@ function closeAll(...fds: number[]): void {
 
 function pipe(flags = O_CLOEXEC): [number, number] {
   const fds = new Int32Array(2);
-  check(libc.pipe2(fds, flags), "pipe2", libc);
+  check(testLibc.pipe2(fds, flags), "pipe2", libc);
   return [fds[0], fds[1]];
 }
 
@@ -114,7 +127,7 @@ function loopback(port: number): [Uint8Array, number] {
 fdTest("host is detected and libc says so", () => {
   assert.ok(host === "deno" || host === "bun");
   assert.equal(libc.host, host);
-  assert.ok(libc.getpid() > 0);
+  assert.ok(testLibc.getpid() > 0);
   assert.ok(libc.gettid() > 0);
   assert.ok(hardwareConcurrency() >= 1);
   assert.ok(Array.isArray(hostArgs()));
@@ -122,7 +135,7 @@ fdTest("host is detected and libc says so", () => {
 
 fdTest("socketpair round trip", () => {
   const fds = new Int32Array(2);
-  check(libc.socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), "socketpair", libc);
+  check(testLibc.socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), "socketpair", libc);
   try {
     writeAll(fds[0], enc.encode("ping"));
     const buf = new Uint8Array(16);
@@ -154,7 +167,7 @@ fdTest("pipe2 round trip", () => {
 fdTest("non-blocking read reports EAGAIN (errno read repeatedly)", () => {
   const [r, w] = pipe(O_CLOEXEC | O_NONBLOCK);
   try {
-    assert.ok((libc.fcntl(r, F_GETFL, 0) & O_NONBLOCK) !== 0);
+    assert.ok((testLibc.fcntl(r, F_GETFL, 0) & O_NONBLOCK) !== 0);
     const buf = new Uint8Array(8);
     // Many times: oven-sh/bun#22212 reports crashes reading errno.
     for (let i = 0; i < 10_000; i++) {
@@ -175,7 +188,7 @@ fdTest("non-blocking read reports EAGAIN (errno read repeatedly)", () => {
 fdTest("short length: read/recv with len < buffer take only len bytes (u32 lengths)", () => {
   const [r, w] = pipe();
   const fds = new Int32Array(2);
-  check(libc.socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), "socketpair", libc);
+  check(testLibc.socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), "socketpair", libc);
   try {
     const src = new Uint8Array(64).map((_, i) => i);
     const buf = new Uint8Array(64);
@@ -202,7 +215,7 @@ fdTest("short length: read/recv with len < buffer take only len bytes (u32 lengt
 fdTest("readv/writev/sendmsgv with offset subarrays round trip", () => {
   const [r, w] = pipe();
   const fds = new Int32Array(2);
-  check(libc.socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), "socketpair", libc);
+  check(testLibc.socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), "socketpair", libc);
   try {
     const big = enc.encode("xxxHELLOyyWORLDzz");
     const parts = [big.subarray(3, 8), new Uint8Array(0), big.subarray(10, 15)];
@@ -265,6 +278,26 @@ fdTest("close(-1) fails with EBADF, named in the SysError", () => {
     return true;
   });
   assert.equal(errnoName(4242), "E4242");
+});
+
+test("errno names and texts come from glibc: every errno is named, on both hosts alike", () => {
+  // Beyond the errnos strom exports constants for (libuv's table in
+  // node:util lacks EINPROGRESS on both hosts and EOVERFLOW on Deno).
+  const cases: [number, string, string][] = [
+    [EAGAIN, "EAGAIN", "Resource temporarily unavailable"],
+    [EINPROGRESS, "EINPROGRESS", "Operation now in progress"],
+    [EOVERFLOW, "EOVERFLOW", "Value too large for defined data type"],
+    [20, "ENOTDIR", "Not a directory"],
+    [40, "ELOOP", "Too many levels of symbolic links"],
+    [133, "EHWPOISON", "Memory page has hardware error"],
+  ];
+  for (const [errno, name, text] of cases) {
+    assert.equal(errnoName(errno), name);
+    assert.equal(errnoDescription(errno), text);
+    assert.equal(new SysError("x", errno).message, `x failed: ${name} (${text}) [errno ${errno}]`);
+  }
+  assert.equal(errnoName(4242), "E4242");
+  assert.equal(errnoDescription(4242), "Unknown error 4242");
 });
 
 fdTest("connect to a closed loopback port fails with ECONNREFUSED", () => {
@@ -404,6 +437,8 @@ fdTest("poll/ppoll report readiness and time out after at least the timeout", ()
 });
 
 fdTest("epoll_pwait2 with a timespec times out after at least the timeout", () => {
+  const pwait2 = libc.epoll_pwait2;
+  assert.ok(pwait2 !== null, "glibc >= 2.35 on this machine binds epoll_pwait2");
   const ep = check(libc.epoll_create1(EPOLL_CLOEXEC), "epoll_create1", libc);
   try {
     const events = new EpollEvents(4);
@@ -411,12 +446,143 @@ fdTest("epoll_pwait2 with a timespec times out after at least the timeout", () =
     const timeoutNs = 25e6;
     encodeTimespec(timeoutNs, ts);
     const t0 = monotonicNowNs();
-    assert.equal(libc.epoll_pwait2(ep, events.bytes, 4, ts), 0);
+    assert.equal(pwait2(ep, events.bytes, 4, ts), 0);
     const elapsed = monotonicNowNs() - t0;
     assert.ok(elapsed >= timeoutNs, `epoll_pwait2 returned after ${elapsed} ns`);
   } finally {
     closeAll(ep);
   }
+});
+
+fdTest("epoll_wait with the rounded-up ms timeout never returns early", () => {
+  assert.equal(timeoutMsCeil(-1), -1);
+  assert.equal(timeoutMsCeil(0), 0);
+  assert.equal(timeoutMsCeil(1), 1, "1 ns waits 1 ms, not 0");
+  assert.equal(timeoutMsCeil(1e6), 1);
+  assert.equal(timeoutMsCeil(1e6 + 1), 2);
+  assert.equal(timeoutMsCeil(2.5e6), 3);
+  assert.equal(timeoutMsCeil(1e300), 0x7fffffff, "clamped to a C int");
+  const ep = check(libc.epoll_create1(EPOLL_CLOEXEC), "epoll_create1", libc);
+  try {
+    const events = new EpollEvents(4);
+    for (const timeoutNs of [1, 1.5e6, 7.2e6]) {
+      const t0 = monotonicNowNs();
+      assert.equal(libc.epoll_wait(ep, events.bytes, 4, timeoutMsCeil(timeoutNs)), 0);
+      const elapsed = monotonicNowNs() - t0;
+      assert.ok(elapsed >= timeoutNs, `epoll_wait for ${timeoutNs} ns returned after ${elapsed}`);
+    }
+  } finally {
+    closeAll(ep);
+  }
+});
+
+// --- the loaders -------------------------------------------------------------------
+
+test("an optional symbol the library lacks binds as null; a missing required one fails the load", () => {
+  const bound = bindSymbols({
+    getpid: { args: [], returns: "i32" },
+    strom_no_such_function: { args: ["i32"], returns: "i32", optional: true },
+  });
+  assert.equal(bound.strom_no_such_function, null);
+  assert.equal(bound.getpid(), testLibc.getpid(), "the required symbol beside it works");
+  assert.throws(
+    () => bindSymbols({ strom_no_such_function: { args: [], returns: "i32" } }),
+    /strom_no_such_function/,
+  );
+});
+
+// glibc < 2.35 lacks epoll_pwait2: strom must load, and the epoll reactor
+// wait with epoll_wait instead (the poll reactor never needed it).
+test("without epoll_pwait2 (older glibc) strom loads and runs on both reactors", () => {
+  for (const reactor of ["epoll", "poll"]) {
+    const r = runScenario("ffi_old_glibc", [], {
+      STROM_REACTOR: reactor,
+      STROM_WITHOUT_SYMBOLS: "epoll_pwait2",
+    });
+    assert.equal(r.code, 0, `${reactor}: exit code; stdout: ${r.stdout}; stderr: ${r.stderr}`);
+    assert.equal(
+      r.stdout,
+      `reactor ${reactor}\nepoll_pwait2 missing\necho old glibc\nok\n`,
+      `${reactor}: ${r.stderr}`,
+    );
+  }
+});
+
+test("without gettid (glibc < 2.30) and strerrorname_np (< 2.32): syscall, and the host's errno names", () => {
+  const r = runScenario("ffi_old_glibc_names", [], {
+    STROM_WITHOUT_SYMBOLS: "gettid,strerrorname_np",
+  });
+  assert.equal(r.code, 0, `exit code; stdout: ${r.stdout}; stderr: ${r.stderr}`);
+  assert.equal(
+    r.stdout,
+    "gettid is pid: true\nnames: ECONNREFUSED EAGAIN E4242\n"
+      + "connect failed: ECONNREFUSED (Connection refused) [errno 111]\n",
+  );
+});
+
+// A kernel < 5.11 with a newer glibc: the symbol is there, the syscall fails
+// with ENOSYS (injected by strace). The reactor tries it once, then keeps to
+// epoll_wait. (Bun's own event loop calls epoll_pwait2 with a sigmask, and
+// falls back by itself: only strom's calls, with a NULL sigmask, are counted.)
+test("epoll_pwait2 failing with ENOSYS (older kernel): one try, then epoll_wait", (t) => {
+  if (spawnSync("strace", ["-V"]).status !== 0) return t.skip("strace is not installed");
+  const dir = mkdtempSync(join(tmpdir(), "strom-enosys-"));
+  try {
+    const log = join(dir, "strace.log");
+    const script = fileURLToPath(new URL("./scenarios/ffi_old_glibc.ts", import.meta.url));
+    const [cmd, argv] = hostArgv(script);
+    const r = spawnSync("strace", [
+      "-f",
+      "-qq",
+      "-o",
+      log,
+      "-e",
+      "trace=epoll_pwait2",
+      "-e",
+      "inject=epoll_pwait2:error=ENOSYS",
+      cmd,
+      ...argv,
+    ], {
+      encoding: "utf8",
+      timeout: 60_000,
+      env: { ...process.env, NO_COLOR: "1", STROM_REACTOR: "epoll" },
+    });
+    assert.equal(r.status, 0, `exit code; stdout: ${r.stdout}; stderr: ${r.stderr}`);
+    assert.equal(r.stdout, "reactor epoll\nepoll_pwait2 bound\necho old glibc\nok\n");
+    const calls = readFileSync(log, "utf8").split("\n").filter((l) =>
+      /epoll_pwait2\(.*, NULL, 8\)/.test(l)
+    );
+    assert.equal(calls.length, 1, `strom's epoll_pwait2 calls:\n${calls.join("\n")}`);
+    assert.match(calls[0] ?? "", /ENOSYS .*INJECTED/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("a nonblocking symbol returns a Promise on Deno; Bun refuses it", async () => {
+  const table = { getpid: { args: [], returns: "i32", nonblocking: true } } as const;
+  if (host === "bun") {
+    assert.throws(() => bindSymbols(table), /getpid: Bun has no nonblocking FFI calls/);
+    return;
+  }
+  const pending = bindSymbols(table).getpid();
+  assert.ok(pending instanceof Promise);
+  assert.equal(await pending, testLibc.getpid());
+});
+
+test("STROM_WITHOUT_SYMBOLS names optional symbols only", () => {
+  const table = {
+    close: { args: ["i32"], returns: "i32" },
+    epoll_pwait2: { args: [], returns: "i32", optional: true },
+  } as const;
+  assert.deepEqual([...parseWithout(table, undefined)], []);
+  assert.deepEqual([...parseWithout(table, " epoll_pwait2 ,")], ["epoll_pwait2"]);
+  assert.throws(
+    () => parseWithout(table, "close"),
+    (e: unknown) =>
+      e instanceof TypeError && e.message.includes("epoll_pwait2")
+      && e.message.includes("\"close\""),
+  );
 });
 
 // --- time and limits ---------------------------------------------------------------
@@ -438,11 +604,11 @@ fdTest("monotonic clock increases and ns/ms agree", () => {
 
 fdTest("getrlimit(RLIMIT_NOFILE) decodes; setrlimit accepts the same values", () => {
   const rl = new Uint8Array(16);
-  check(libc.getrlimit(RLIMIT_NOFILE, rl), "getrlimit", libc);
+  check(testLibc.getrlimit(RLIMIT_NOFILE, rl), "getrlimit", libc);
   const { soft, hard } = decodeRlimit(rl);
   assert.ok(soft > 0 && soft <= hard, `soft ${soft} hard ${hard}`);
   encodeRlimit(soft, hard, rl);
-  check(libc.setrlimit(RLIMIT_NOFILE, rl), "setrlimit", libc);
+  check(testLibc.setrlimit(RLIMIT_NOFILE, rl), "setrlimit", libc);
 });
 
 // --- codecs --------------------------------------------------------------------------

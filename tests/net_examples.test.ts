@@ -83,7 +83,7 @@ test("examples/client.ts fans out requests, one times out, and exits 0", () => {
   for (let i = 0; i < 7; i++) {
     assert.match(lines[1 + i], new RegExp(`^  request ${i} to .*: echoed "request ${i}" in `));
   }
-  assert.match(lines[8], /^  request 7 to .*: timed out after 300 ms$/);
+  assert.match(lines[8], /^ {2}request 7 to .*: timed out after 300 ms$/);
   assert.equal(lines[9], "7 answered, 1 timed out");
 });
 

@@ -22,6 +22,7 @@ import {
   UnexpectedEofError,
   yieldNow,
 } from "../mod.ts";
+import { libc } from "../src/ffi/mod.ts";
 import { echoAll, pattern, runChecked, setLingerZero } from "./fixtures/net_util.ts";
 
 /** A listener on a free loopback port, and its "host:port" text. */
@@ -569,6 +570,107 @@ test("bad input is a clear error, not a halt", () => {
       l2.close();
     } finally {
       l.close();
+    }
+  }());
+});
+
+test("urgent (out-of-band) data does not stall the stream: the rest after the mark is read", () => {
+  const MSG_OOB = 1;
+  runChecked(function*(): Task<void> {
+    const [listener, addr] = listen();
+    try {
+      const [server, client] = yield* awaitAll(listener.accept(), TcpStream.connect(addr));
+      try {
+        const buf = new Uint8Array(1024);
+        // The server waits first (EAGAIN), so the readiness the kernel reports
+        // for the data below is consumed before the short read at the mark.
+        const got = yield* awaitAll(
+          function*(): Task<string> {
+            let text = "";
+            while (text.length < 6) {
+              const n = yield* timeout(10_000, server.read(buf));
+              if (n === 0) break;
+              text += new TextDecoder().decode(buf.subarray(0, n));
+            }
+            return text;
+          }(),
+          function*(): Task<void> {
+            yield* yieldNow();
+            const send = (text: string, flags: number) => {
+              const bytes = new TextEncoder().encode(text);
+              assert.equal(libc.send(client.fd, bytes, bytes.length, flags), bytes.length);
+            };
+            send("abc", 0);
+            send("X", MSG_OOB); // the urgent byte: a read stops short at its mark
+            send("def", 0);
+          }(),
+        );
+        assert.equal(got[0], "abcdef", "in-band data on both sides of the urgent mark");
+      } finally {
+        server.close();
+        client.close();
+      }
+    } finally {
+      listener.close();
+    }
+  }());
+});
+
+test("bad integers and buffers are refused before they reach the FFI (same on both hosts)", () => {
+  runChecked(function*(): Task<void> {
+    for (const fd of [1000.5, -1, NaN, Infinity, 2 ** 31, "3", null, undefined]) {
+      assert.throws(
+        () => TcpStream.fromFd(fd as number),
+        (e: unknown) =>
+          (e instanceof TypeError || e instanceof RangeError) && /fd must be/.test(e.message),
+        `fromFd(${String(fd)})`,
+      );
+    }
+    const [listener, addr] = listen();
+    try {
+      const [server, client] = yield* awaitAll(listener.accept(), TcpStream.connect(addr));
+      try {
+        yield* client.writeAll(new Uint8Array([1, 2, 3, 4]));
+        const notBytes: unknown[] = [
+          new ArrayBuffer(8),
+          new DataView(new ArrayBuffer(8)),
+          new Uint16Array(4),
+          [1, 2, 3],
+          "abcd",
+          null,
+        ];
+        for (const bad of notBytes) {
+          const what = Object.prototype.toString.call(bad);
+          const asBytes = bad as Uint8Array;
+          for (
+            const op of [
+              () => server.read(asBytes),
+              () => server.readExact(asBytes),
+              () => client.write(asBytes),
+              () => client.writeAll(asBytes),
+              () => client.writev([asBytes]),
+            ]
+          ) {
+            const err = yield* catching(op());
+            assert.ok(err instanceof TypeError, `${what}: ${err}`);
+            assert.match((err as Error).message, /Uint8Array/, what);
+          }
+        }
+        for (const len of [1.5, -1, NaN, 5, "2"]) {
+          const err = yield* catching(client.write(new Uint8Array(4), len as number));
+          assert.ok(err instanceof TypeError || err instanceof RangeError, `length ${len}`);
+        }
+        // Nothing was lost: the 4 bytes are still there.
+        const buf = new Uint8Array(4);
+        yield* server.readExact(buf);
+        assert.deepEqual([...buf], [1, 2, 3, 4]);
+        assert.throws(() => server.setNoDelay("yes" as unknown as boolean), TypeError);
+      } finally {
+        server.close();
+        client.close();
+      }
+    } finally {
+      listener.close();
     }
   }());
 });

@@ -1,8 +1,13 @@
 // The networking layer's usage rules (death tests in a child process) and
 // accept under fd exhaustion (RLIMIT_NOFILE lowered in a child process).
 import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { connect } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { test } from "node:test";
 import { Rule } from "../mod.ts";
+import { Child } from "./fixtures/net_util.ts";
 import { assertHalts, runScenario } from "./helpers/child.ts";
 
 test("a stream used after close halts (socket-used-after-close); close twice does not", () => {
@@ -35,3 +40,45 @@ test("accept backs off under EMFILE while an existing connection is served", () 
   assert.ok(Number(m[1]) >= 1 && Number(m[1]) <= 20, `backoffs: ${m[1]}`);
   assert.equal(Number(m[2]), 30, "every round trip on the existing connection was served");
 });
+
+test("accept survives a failed epoll registration (ENOSPC): closes that fd, backs off, keeps serving", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "strom-enospc-"));
+  const trace = join(dir, "strace.out");
+  // The fault is epoll's own; the poll reactor registers nothing with the kernel.
+  const child = new Child("../scenarios/net_accept_enospc.ts", [trace], {
+    env: { STROM_REACTOR: "epoll" },
+  });
+  try {
+    const port = Number((await child.line(/^ready (\d+)$/m))[1]);
+    const outcomes: string[] = [];
+    for (let i = 0; outcomes.filter((o) => o === "echoed").length < 2 && i < 6; i++) {
+      outcomes.push(await tryEcho(port));
+    }
+    assert.equal(await child.exited, 0, `exit code; stderr: ${child.stderr}`);
+    const m = child.stdout.match(/^ok served=2 backoffs=(\d+) leaked=(-?\d+)$/m);
+    assert.ok(m !== null, `stdout: ${child.stdout}; stderr: ${child.stderr}`);
+    const injected = readFileSync(trace, "utf8").split("\n").filter((l) => /INJECTED/.test(l));
+    assert.equal(injected.length, 2, `two registrations failed: ${injected.join("\n")}`);
+    assert.ok(injected.every((l) => /EPOLL_CTL_ADD/.test(l)), injected.join("\n"));
+    assert.deepEqual(outcomes, ["dropped", "dropped", "echoed", "echoed"]);
+    assert.ok(Number(m[1]) >= 2, `one back-off per failed registration: ${m[1]}`);
+    assert.ok(Number(m[2]) <= 0, `fds leaked: ${m[2]}`);
+  } finally {
+    await child.kill();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+/** Connects, sends a byte, and says whether it came back or the server dropped the connection. */
+function tryEcho(port: number): Promise<"echoed" | "dropped"> {
+  return new Promise((resolve) => {
+    const sock = connect(port, "127.0.0.1", () => sock.write("x"));
+    let outcome: "echoed" | "dropped" = "dropped";
+    sock.on("data", () => {
+      outcome = "echoed";
+      sock.end();
+    });
+    sock.on("error", () => sock.destroy());
+    sock.on("close", () => resolve(outcome));
+  });
+}

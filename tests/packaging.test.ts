@@ -6,7 +6,15 @@
 // a child of the host runtime) and removes what it created.
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -269,7 +277,7 @@ async function pack(dir: string): Promise<{ tarball: string; files: string[] }> 
   return { tarball: join(dir, info.filename), files: info.files.map((f) => f.path).sort() };
 }
 
-test("npm pack ships mod.ts, src/ and the docs, and no tests, benchmarks or tooling", async () => {
+test("npm pack ships mod.ts, src/, the docs and examples, and no tests, benchmarks or tooling", async () => {
   await withTempDir("strom-pack-", async (dir) => {
     const { files } = await pack(dir);
     for (
@@ -281,22 +289,63 @@ test("npm pack ships mod.ts, src/ and the docs, and no tests, benchmarks or tool
         "src/sched/run.ts",
         "src/net/mod.ts",
         "src/ffi/mod.ts",
+        "examples/echo.ts",
       ]
     ) {
       assert.ok(files.includes(f), `${f} is packed; packed: ${files.join(", ")}`);
     }
     const stray = files.filter((f) =>
       !(f === "package.json" || f === "README.md" || f === "LICENSE" || f === "mod.ts"
-        || f.startsWith("src/")
-        || /^docs\/[^/]+\.md$/.test(f))
+        || f.startsWith("src/") || f.startsWith("examples/")
+        || /^docs\/[^/]+\.md$/.test(f) || /^docs\/benchmarks\/[^/]+\.(svg|json)$/.test(f))
     );
     assert.deepEqual(
       stray,
       [],
-      "files packed besides package.json, README, LICENSE, mod.ts, src/, docs/*.md",
+      "files packed besides package.json, README, LICENSE, mod.ts, src/, examples/, docs/*.md, docs/benchmarks/*.{svg,json}",
     );
     assert.ok(files.every((f) => !f.includes(".test.") && !f.includes("node_modules")));
   });
+});
+
+/** The relative link targets (`[text](target)`) of a markdown text, without their #fragment. */
+function relativeLinks(markdown: string): string[] {
+  const targets = [...markdown.matchAll(/\]\(([^)\s]+)\)/g)].map((m) => m[1] ?? "");
+  return targets
+    .filter((t) => !/^[a-z][a-z0-9+.-]*:/i.test(t) && !t.startsWith("#"))
+    .map((t) => t.replace(/#.*$/, ""));
+}
+
+test("every relative link in the packed README and docs resolves inside the npm package", async () => {
+  await withTempDir("strom-links-", async (dir) => {
+    const { files } = await pack(dir);
+    const packed = new Set(files);
+    const isDir = (p: string) => files.some((f) => f.startsWith(p.endsWith("/") ? p : p + "/"));
+    const broken: string[] = [];
+    let checked = 0;
+    for (const doc of files.filter((f) => f.endsWith(".md"))) {
+      const base = doc.includes("/") ? doc.slice(0, doc.lastIndexOf("/") + 1) : "";
+      for (const target of relativeLinks(readFileSync(join(root, doc), "utf8"))) {
+        const path = new URL(target, `file:///pkg/${base}`).pathname.slice("/pkg/".length);
+        checked++;
+        if (!packed.has(path) && !isDir(path)) broken.push(`${doc}: ${target}`);
+      }
+    }
+    assert.ok(checked >= 10, `links found: ${checked}`);
+    assert.deepEqual(broken, [], "links to files the package does not ship");
+  });
+});
+
+test("package.json states engines, os, cpu and repository", () => {
+  const engines = packageJson.engines as Record<string, string> | undefined;
+  assert.deepEqual(engines, { bun: ">=1.4.0", deno: ">=2.9.0" });
+  const pinned = readJson("package.json").devDependencies as Record<string, string>;
+  assert.ok(pinned.bun?.startsWith("1.4.") && pinned.deno?.startsWith("2.9."), "tested versions");
+  assert.deepEqual(packageJson.os, ["linux"]);
+  assert.deepEqual(packageJson.cpu, ["x64", "arm64"]);
+  const repo = packageJson.repository as { type?: string; url?: string } | undefined;
+  assert.equal(repo?.type, "git");
+  assert.match(repo?.url ?? "", /^git\+https:\/\/\S+\.git$/);
 });
 
 test("bun add of the packed tarball: a fresh project imports strom and runs an echo round trip", async () => {
@@ -381,4 +430,142 @@ test("docs/api.md documents exactly mod.ts's exports (regenerate: node scripts/a
     exports,
     "docs/api.md is stale: run node scripts/api_doc.mjs",
   );
+});
+
+/**
+ * Runs `cmd args` in a pseudo-terminal (util-linux `script`), as a user at a
+ * shell would: Deno prompts for a missing permission only when it has a
+ * terminal. stdin stays open (a prompt would wait, not read EOF).
+ */
+function execInTerminal(cmd: string, args: string[], cwd: string): Promise<Exit> {
+  const line = [cmd, ...args].map((a) => `'${a.replaceAll("'", `'\\''`)}'`).join(" ");
+  return new Promise((resolve, reject) => {
+    const child = spawn("script", ["-qec", line, "/dev/null"], {
+      cwd,
+      env: childEnv({ STROM_REACTOR: "poll" }),
+      stdio: ["pipe", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout!.setEncoding("utf8").on("data", (s: string) => {
+      stdout += s;
+      if (/Allow\?/.test(stdout)) child.kill("SIGKILL"); // a prompt waits for an answer
+    });
+    child.stderr!.setEncoding("utf8").on("data", (s: string) => stderr += s);
+    const timer = setTimeout(() => {
+      stderr += "\n[killed: still running after 60 s]";
+      child.kill("SIGKILL");
+    }, 60_000);
+    child.on("error", reject);
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      child.stdin!.destroy();
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+// STROM_REACTOR is set (to a value strom would honour); without
+// --allow-env it is ignored, silently.
+test("deno run --allow-ffi (no -A) in a terminal: strom runs, no permission prompt", async () => {
+  await withTempDir("strom-perm-", async (dir) => {
+    writeFileSync(join(dir, "main.ts"), echoProgram(join(root, "mod.ts")));
+    const r = await execInTerminal(
+      bin("deno"),
+      ["run", "--allow-ffi", "--no-check", "main.ts"],
+      dir,
+    );
+    const out = r.stdout + r.stderr;
+    assert.doesNotMatch(out, /requests \S*\s*\S*env access/, `a permission prompt:\n${out}`);
+    assert.equal(r.code, 0, `exit code; output:\n${out}`);
+    assert.match(out, /^echo: ping from a user\r?$/m, out);
+    // And with no terminal at all (stdin not a TTY: Deno cannot prompt and
+    // would refuse instead).
+    const piped = await exec(bin("deno"), ["run", "--allow-ffi", "--no-check", "main.ts"], {
+      cwd: dir,
+      env: childEnv({ STROM_REACTOR: "poll" }),
+    });
+    assert.equal(piped.code, 0, `no terminal: ${piped.stdout}${piped.stderr}`);
+    assert.doesNotMatch(piped.stderr, /env access/, piped.stderr);
+    assert.match(piped.stdout, /^echo: ping from a user$/m);
+  });
+});
+
+test("deno run with the flags the README gives for Runtime (--allow-ffi --allow-read) runs a root task", async () => {
+  await withTempDir("strom-perm-rt-", async (dir) => {
+    const mod = join(root, "mod.ts");
+    writeFileSync(
+      join(dir, "tasks.ts"),
+      `import { type Task } from "${mod}";\nexport function* square(n: number): Task<number> {\n  return n * n;\n}\n`,
+    );
+    writeFileSync(
+      join(dir, "main.ts"),
+      `import { rootTask, Runtime } from "${mod}";
+import { square } from "./tasks.ts";
+const runtime = await Runtime.create({ workers: 1 });
+console.log("square: " + await runtime.spawn(rootTask(new URL("./tasks.ts", import.meta.url), square, 7)));
+await runtime.shutdown();
+`,
+    );
+    const r = await execInTerminal(
+      bin("deno"),
+      ["run", "--allow-ffi", `--allow-read=${root},${dir}`, "--no-check", "main.ts"],
+      dir,
+    );
+    const out = r.stdout + r.stderr;
+    assert.doesNotMatch(out, /Deno requests/, `a permission prompt:\n${out}`);
+    assert.equal(r.code, 0, `exit code; output:\n${out}`);
+    assert.match(out, /^square: 49\r?$/m, out);
+  });
+});
+
+test("bun build of a Runtime program, as the README says: the bundle runs root tasks on workers", async () => {
+  await withTempDir("strom-bun-build-", async (dir) => {
+    const { tarball } = await pack(dir);
+    const app = join(dir, "app");
+    const env = childEnv({ BUN_INSTALL_CACHE_DIR: join(dir, "bun-cache") });
+    mkdirSync(app);
+    writeFileSync(
+      join(app, "package.json"),
+      JSON.stringify({ name: "strom-user", private: true, type: "module" }, null, 2),
+    );
+    const add = await exec(bin("bun"), ["add", tarball], { cwd: app, env });
+    assert.equal(add.code, 0, `bun add: ${add.stdout}${add.stderr}`);
+    writeFileSync(
+      join(app, "tasks.ts"),
+      `import { type Task, workerIndex } from "strom";
+export function* square(n: number): Task<{ value: number; worker: number }> {
+  return { value: n * n, worker: workerIndex() };
+}
+`,
+    );
+    writeFileSync(
+      join(app, "main.ts"),
+      `import { rootTask, Runtime } from "strom";
+import { square } from "./tasks.ts";
+const runtime = await Runtime.create({ workers: 2 });
+const { value } = await runtime.spawn(rootTask(new URL("./tasks.ts", import.meta.url), square, 7));
+console.log("square: " + value);
+await runtime.shutdown();
+`,
+    );
+    const build = await exec(bin("bun"), [
+      "build",
+      "./main.ts",
+      "--outdir",
+      "./dist",
+      "--target",
+      "bun",
+      "--packages",
+      "external",
+      "--external",
+      "./tasks.ts",
+    ], { cwd: app, env });
+    assert.equal(build.code, 0, `bun build: ${build.stdout}${build.stderr}`);
+    copyFileSync(join(app, "tasks.ts"), join(app, "dist", "tasks.ts"));
+    // Run from elsewhere: nothing may depend on the working directory.
+    const r = await exec(bin("bun"), [join(app, "dist", "main.js")], { cwd: dir, env });
+    assert.equal(r.code, 0, `bun dist/main.js: ${r.stdout}${r.stderr}`);
+    assert.match(r.stdout, /^square: 49$/m);
+  });
 });

@@ -43,6 +43,7 @@ import { createServer } from "node:net";
 import { cpus, release } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, "..", "..");
@@ -50,40 +51,39 @@ const build = join(here, ".build");
 
 // ---- options -------------------------------------------------------------
 
-function parseArgs(argv) {
-  const o = {
-    quick: false,
-    json: null,
-    servers: null,
-    conns: null,
-    duration: null,
-    warmup: null,
-    repeat: null,
-    syscalls: true,
-    rss: true,
-  };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const val = () => {
-      if (i + 1 >= argv.length) usage(`${a} needs a value`);
-      return argv[++i];
-    };
-    if (a === "--quick") o.quick = true;
-    else if (a === "--json") o.json = val();
-    else if (a === "--servers") o.servers = val().split(",");
-    else if (a === "--conns") o.conns = val().split(",").map(Number);
-    else if (a === "--duration") o.duration = Number(val());
-    else if (a === "--warmup") o.warmup = Number(val());
-    else if (a === "--repeat") o.repeat = Number(val());
-    else if (a === "--no-syscalls") o.syscalls = false;
-    else if (a === "--no-rss") o.rss = false;
-    else if (a === "--help" || a === "-h") usage(null);
-    else usage(`unknown option ${a}`);
+function parseOptions(argv) {
+  let v;
+  try {
+    v = parseArgs({
+      args: argv,
+      options: {
+        quick: { type: "boolean", default: false },
+        json: { type: "string" },
+        servers: { type: "string" },
+        conns: { type: "string" },
+        duration: { type: "string" },
+        warmup: { type: "string" },
+        repeat: { type: "string" },
+        "no-syscalls": { type: "boolean", default: false },
+        "no-rss": { type: "boolean", default: false },
+        help: { type: "boolean", short: "h", default: false },
+      },
+    }).values;
+  } catch (e) {
+    usage(e.message);
   }
-  o.duration ??= o.quick ? 1 : 3;
-  o.warmup ??= o.quick ? 0.3 : 1;
-  o.repeat ??= o.quick ? 1 : 2;
-  o.conns ??= [1, 64, 1024, 10000];
+  if (v.help) usage(null);
+  const o = {
+    quick: v.quick,
+    json: v.json ?? null,
+    servers: v.servers?.split(",") ?? null,
+    conns: v.conns?.split(",").map(Number) ?? [1, 64, 1024, 10000],
+    duration: v.duration !== undefined ? Number(v.duration) : v.quick ? 1 : 3,
+    warmup: v.warmup !== undefined ? Number(v.warmup) : v.quick ? 0.3 : 1,
+    repeat: v.repeat !== undefined ? Number(v.repeat) : v.quick ? 1 : 2,
+    syscalls: !v["no-syscalls"],
+    rss: !v["no-rss"],
+  };
   if (!(o.duration > 0) || !(o.warmup >= 0) || !(o.repeat >= 1)) {
     usage("bad duration/warmup/repeat");
   }
@@ -624,7 +624,7 @@ function summarize(runs) {
 // ---- main --------------------------------------------------------------------
 
 async function main() {
-  const o = parseArgs(process.argv.slice(2));
+  const o = parseOptions(process.argv.slice(2));
   HARD = hardNofile();
   const client = buildClient();
   const strace = o.syscalls && have("strace", ["-V"]);

@@ -13,25 +13,32 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { parseArgs } from "node:util";
 
 const root = new URL("../..", import.meta.url).pathname;
 const bin = (name) => join(root, "node_modules", ".bin", name);
 const main = join(root, "bench", "sched", "main.ts");
 
-const argv = process.argv.slice(2);
-const quick = argv.includes("--quick");
-const jsonAt = argv.indexOf("--json");
-const jsonFile = jsonAt >= 0 ? argv[jsonAt + 1] : undefined;
-if (jsonAt >= 0 && jsonFile === undefined) {
-  console.error("--json needs a file name");
+let options;
+try {
+  options = parseArgs({
+    options: {
+      quick: { type: "boolean", default: false },
+      json: { type: "string" },
+      only: { type: "string" },
+      impl: { type: "string" },
+    },
+  }).values;
+} catch (e) {
+  console.error(`run.mjs: ${e.message}`);
   process.exit(2);
 }
+const quick = options.quick;
+const jsonFile = options.json;
 const passOn = [];
 if (quick) passOn.push("--quick");
-for (const flag of ["--only", "--impl"]) {
-  const i = argv.indexOf(flag);
-  if (i >= 0) passOn.push(flag, argv[i + 1] ?? "");
-}
+if (options.only !== undefined) passOn.push("--only", options.only);
+if (options.impl !== undefined) passOn.push("--impl", options.impl);
 
 const SHAPES = [
   ["spawn-join", "task (spawn+join)"],

@@ -27,8 +27,8 @@ function now(): void {
  */
 export function monotonicNowNs(): number {
   now();
-  const sec = words[0] + signedWords[1] * 0x1_0000_0000;
-  return sec * 1e9 + words[2];
+  const sec = words[0]! + signedWords[1]! * 0x1_0000_0000;
+  return sec * 1e9 + words[2]!;
 }
 
 /**
@@ -38,6 +38,6 @@ export function monotonicNowNs(): number {
  */
 export function monotonicNowMs(): number {
   now();
-  const sec = words[0] + signedWords[1] * 0x1_0000_0000;
-  return sec * 1e3 + words[2] / 1e6;
+  const sec = words[0]! + signedWords[1]! * 0x1_0000_0000;
+  return sec * 1e3 + words[2]! / 1e6;
 }

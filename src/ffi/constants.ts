@@ -75,6 +75,7 @@ export const LINUX = {
   SO_RCVBUF: 8,
   SO_KEEPALIVE: 9,
   SO_REUSEPORT: 15,
+  SO_PEERCRED: 17,
 
   IPPROTO_TCP: 6,
   IPPROTO_UDP: 17,
@@ -85,6 +86,7 @@ export const LINUX = {
   TCP_KEEPINTVL: 5,
   TCP_KEEPCNT: 6,
 
+  MSG_OOB: 0x1,
   MSG_PEEK: 0x2,
   MSG_TRUNC: 0x20,
   MSG_DONTWAIT: 0x40,
@@ -162,6 +164,8 @@ export const SO_REUSEPORT: number = C.SO_REUSEPORT;
 export const SO_KEEPALIVE: number = C.SO_KEEPALIVE;
 /** Socket option (int, read-only): pending error, cleared on read (after a non-blocking connect). */
 export const SO_ERROR: number = C.SO_ERROR;
+/** Read the connected peer's pid, uid and gid (Unix domain sockets; a `struct ucred`). */
+export const SO_PEERCRED: number = C.SO_PEERCRED;
 /** Socket option (int): receive buffer size. */
 export const SO_RCVBUF: number = C.SO_RCVBUF;
 /** Socket option (int): send buffer size. */
@@ -192,6 +196,8 @@ export const MSG_TRUNC: number = C.MSG_TRUNC;
 export const MSG_DONTWAIT: number = C.MSG_DONTWAIT;
 /** recv flag: look without consuming. */
 export const MSG_PEEK: number = C.MSG_PEEK;
+/** Send or receive TCP urgent (out-of-band) data. */
+export const MSG_OOB: number = C.MSG_OOB;
 /** shutdown: stop receiving. */
 export const SHUT_RD: number = C.SHUT_RD;
 /** shutdown: stop sending (sends FIN). */
@@ -208,6 +214,8 @@ export const EPOLL_CTL_DEL: number = C.EPOLL_CTL_DEL;
 export const EPOLLIN: number = C.EPOLLIN;
 /** epoll event: writable. */
 export const EPOLLOUT: number = C.EPOLLOUT;
+/** epoll: urgent (out-of-band) data is waiting, or another exceptional condition. */
+export const EPOLLPRI: number = C.EPOLLPRI;
 /** epoll event: error (always reported). */
 export const EPOLLERR: number = C.EPOLLERR;
 /** epoll event: hang-up (always reported). */
@@ -260,6 +268,9 @@ export const CLOCK_REALTIME: number = C.CLOCK_REALTIME;
 export const RLIMIT_NOFILE: number = C.RLIMIT_NOFILE;
 /** prctl option: the calling thread's timer slack, in ns. */
 export const PR_SET_TIMERSLACK: number = C.PR_SET_TIMERSLACK;
+
+/** `SYS_gettid`, the syscall number `gettid` falls back to before glibc 2.30. */
+export const SYS_GETTID: number = ARCH === "x86_64" ? 186 : 178;
 
 // --- struct layouts ---------------------------------------------------------
 

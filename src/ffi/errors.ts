@@ -1,5 +1,5 @@
 /**
- * errno numbers and names (Linux), and {@linkcode SysError}, the typed error
+ * errno numbers (Linux) and their names, and {@linkcode SysError}, the typed error
  * strom throws when a syscall fails and the caller wants an exception.
  *
  * The raw calls in {@linkcode Libc} never throw; {@linkcode check} is the one
@@ -8,6 +8,8 @@
  * @module
  */
 
+import { getSystemErrorMap } from "node:util";
+import { libc } from "./host.ts";
 import type { Libc } from "./libc.ts";
 
 /** Operation not permitted. */
@@ -103,63 +105,32 @@ export const EINPROGRESS = 115;
 /** Operation canceled. */
 export const ECANCELED = 125;
 
-/** errno → [name, short description] for Linux. */
-const TABLE: ReadonlyMap<number, readonly [string, string]> = new Map([
-  [EPERM, ["EPERM", "Operation not permitted"]],
-  [ENOENT, ["ENOENT", "No such file or directory"]],
-  [ESRCH, ["ESRCH", "No such process"]],
-  [EINTR, ["EINTR", "Interrupted system call"]],
-  [EIO, ["EIO", "I/O error"]],
-  [EBADF, ["EBADF", "Bad file descriptor"]],
-  [EAGAIN, ["EAGAIN", "Resource temporarily unavailable"]],
-  [ENOMEM, ["ENOMEM", "Cannot allocate memory"]],
-  [EACCES, ["EACCES", "Permission denied"]],
-  [EFAULT, ["EFAULT", "Bad address"]],
-  [EBUSY, ["EBUSY", "Device or resource busy"]],
-  [EEXIST, ["EEXIST", "File exists"]],
-  [EINVAL, ["EINVAL", "Invalid argument"]],
-  [ENFILE, ["ENFILE", "Too many open files in system"]],
-  [EMFILE, ["EMFILE", "Too many open files"]],
-  [ENOSPC, ["ENOSPC", "No space left on device"]],
-  [EPIPE, ["EPIPE", "Broken pipe"]],
-  [ENOSYS, ["ENOSYS", "Function not implemented"]],
-  [EOVERFLOW, ["EOVERFLOW", "Value too large for defined data type"]],
-  [ENOTSOCK, ["ENOTSOCK", "Socket operation on non-socket"]],
-  [EDESTADDRREQ, ["EDESTADDRREQ", "Destination address required"]],
-  [EMSGSIZE, ["EMSGSIZE", "Message too long"]],
-  [EPROTOTYPE, ["EPROTOTYPE", "Protocol wrong type for socket"]],
-  [ENOPROTOOPT, ["ENOPROTOOPT", "Protocol not available"]],
-  [EPROTONOSUPPORT, ["EPROTONOSUPPORT", "Protocol not supported"]],
-  [EOPNOTSUPP, ["EOPNOTSUPP", "Operation not supported"]],
-  [EAFNOSUPPORT, ["EAFNOSUPPORT", "Address family not supported by protocol"]],
-  [EADDRINUSE, ["EADDRINUSE", "Address already in use"]],
-  [EADDRNOTAVAIL, ["EADDRNOTAVAIL", "Cannot assign requested address"]],
-  [ENETDOWN, ["ENETDOWN", "Network is down"]],
-  [ENETUNREACH, ["ENETUNREACH", "Network is unreachable"]],
-  [ENETRESET, ["ENETRESET", "Network dropped connection on reset"]],
-  [ECONNABORTED, ["ECONNABORTED", "Software caused connection abort"]],
-  [ECONNRESET, ["ECONNRESET", "Connection reset by peer"]],
-  [ENOBUFS, ["ENOBUFS", "No buffer space available"]],
-  [EISCONN, ["EISCONN", "Transport endpoint is already connected"]],
-  [ENOTCONN, ["ENOTCONN", "Transport endpoint is not connected"]],
-  [ESHUTDOWN, ["ESHUTDOWN", "Cannot send after transport endpoint shutdown"]],
-  [ETIMEDOUT, ["ETIMEDOUT", "Connection timed out"]],
-  [ECONNREFUSED, ["ECONNREFUSED", "Connection refused"]],
-  [EHOSTDOWN, ["EHOSTDOWN", "Host is down"]],
-  [EHOSTUNREACH, ["EHOSTUNREACH", "No route to host"]],
-  [EALREADY, ["EALREADY", "Operation already in progress"]],
-  [EINPROGRESS, ["EINPROGRESS", "Operation now in progress"]],
-  [ECANCELED, ["ECANCELED", "Operation canceled"]],
-]);
+// Names and texts come from glibc itself (strerrorname_np, strerror), so
+// every errno the kernel can return is named. node:util's libuv table is
+// only the fallback for a glibc older than 2.32 (no strerrorname_np): it
+// lacks EINPROGRESS on both hosts and EOVERFLOW on Deno, and its texts are
+// not glibc's. Cached: each is looked up once.
+const names = new Map<number, string>();
+const texts = new Map<number, string>();
 
-/** The symbolic name of `errno` (e.g. `"ECONNRESET"`), or `"E<n>"` for a number not in the table. */
+/** The symbolic name of `errno` (e.g. `"ECONNRESET"`), or `"E<n>"` for a number glibc does not name. */
 export function errnoName(errno: number): string {
-  return TABLE.get(errno)?.[0] ?? `E${errno}`;
+  let name = names.get(errno);
+  if (name === undefined) {
+    name = libc.strerrorname(errno) ?? getSystemErrorMap().get(-errno)?.[0] ?? `E${errno}`;
+    names.set(errno, name);
+  }
+  return name;
 }
 
-/** A short human description of `errno` (e.g. `"Connection refused"`), or `"Unknown error <n>"`. */
+/** glibc's description of `errno` (e.g. `"Connection refused"`), or `"Unknown error <n>"`. */
 export function errnoDescription(errno: number): string {
-  return TABLE.get(errno)?.[1] ?? `Unknown error ${errno}`;
+  let text = texts.get(errno);
+  if (text === undefined) {
+    text = libc.strerror(errno);
+    texts.set(errno, text);
+  }
+  return text;
 }
 
 /**

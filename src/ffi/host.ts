@@ -7,15 +7,17 @@
  * @module
  */
 
-import { loadBun } from "./bun.ts";
-import { loadDeno } from "./deno.ts";
+import { bindBun, type BunFfi, importBunFfi, loadBun } from "./bun.ts";
+import { bindDeno, loadDeno } from "./deno.ts";
 import type { Libc } from "./libc.ts";
+import { type Bound, LIBC_SYMBOLS, parseWithout, type SymbolTable } from "./symbols.ts";
 
 interface HostGlobals {
   Deno?: {
     exit(code?: number): never;
     args: string[];
     env: { get(name: string): string | undefined };
+    permissions: { querySync(desc: { name: "env"; variable: string }): { state: string } };
   };
   Bun?: unknown;
   process?: { exit(code?: number): never; argv: string[]; env: Record<string, string | undefined> };
@@ -39,8 +41,27 @@ export const host: "deno" | "bun" = g.Deno !== undefined
  */
 export const LIBC_PATH = "libc.so.6";
 
-/** This thread's libc, already loaded. */
-export const libc: Libc = host === "deno" ? loadDeno(LIBC_PATH) : await loadBun(LIBC_PATH);
+const bunFfi: BunFfi | null = host === "bun" ? await importBunFfi() : null;
+
+/**
+ * This thread's libc, already loaded. The optional symbols named in
+ * `STROM_WITHOUT_SYMBOLS` (comma-separated; only `epoll_pwait2` today) are
+ * left unbound as if glibc lacked them, to exercise the fallbacks an older
+ * system takes.
+ */
+export const libc: Libc = (() => {
+  const without = parseWithout(LIBC_SYMBOLS, envVar("STROM_WITHOUT_SYMBOLS"));
+  return bunFfi === null ? loadDeno(LIBC_PATH, without) : loadBun(bunFfi, LIBC_PATH, without);
+})();
+
+/**
+ * Binds `table` from the C library with this host's FFI (optional symbols
+ * the library lacks come back null). For calls strom itself does not make
+ * (tests bind theirs this way); throws if a required symbol is missing.
+ */
+export function bindSymbols<T extends SymbolTable>(table: T): Bound<T> {
+  return bunFfi === null ? bindDeno(LIBC_PATH, table) : bindBun(bunFfi, LIBC_PATH, table);
+}
 
 /**
  * Whether this code runs in a Worker (Deno: the global is a
@@ -110,15 +131,21 @@ export function hardwareConcurrency(): number {
 }
 
 /**
- * The environment variable `name`, or undefined when unset. On Deno this
- * needs `--allow-env` for that name (or `-A`); without it, it reads as unset.
+ * The environment variable `name`, or undefined when unset. On Deno it is
+ * read only when `--allow-env` (for that name, or `-A`) already grants it:
+ * the permission is queried first, so a terminal never prompts; without it,
+ * the variable reads as unset.
  */
 export function envVar(name: string): string | undefined {
-  if (g.Deno !== undefined) {
+  const deno = g.Deno;
+  if (deno !== undefined) {
     try {
-      return g.Deno.env.get(name);
+      if (deno.permissions.querySync({ name: "env", variable: name }).state !== "granted") {
+        return undefined;
+      }
+      return deno.env.get(name);
     } catch {
-      return undefined; // no env permission: behave as unset
+      return undefined; // no env permission after all: behave as unset
     }
   }
   return g.process?.env[name];

@@ -218,7 +218,7 @@ class BunPoller implements Poller {
     } finally {
       worker.unref();
     }
-    return ctl[HelperLayout.RESULT];
+    return ctl[HelperLayout.RESULT]!;
   }
 
   #stopWorker(): void {

@@ -46,10 +46,10 @@ export class IovScratch {
     // in-heap array storage out of the moving heap for good), then take the
     // addresses: taking an address may allocate, which could otherwise move
     // a buffer whose address was already written.
-    for (let i = 0; i < n; i++) stable(bufs[i]);
+    for (let i = 0; i < n; i++) stable(bufs[i]!);
     const w = this.#iovWords;
     for (let i = 0; i < n; i++) {
-      const b = bufs[i];
+      const b = bufs[i]!;
       setU64(w, i * 4, b.byteLength === 0 ? 0 : this.addressOf(b));
       setU64(w, i * 4 + 2, b.byteLength);
     }

@@ -35,9 +35,17 @@ export interface Libc {
 
   /** The calling thread's `errno`, read right after a failed call. */
   errno(): number;
+  /** `strerror(3)`: glibc's text for `errno` (`"Unknown error <n>"` for a number it does not know). */
+  strerror(errno: number): string;
+  /**
+   * `strerrorname_np(3)`: the symbolic name of `errno` (`"ECONNRESET"`), or
+   * null for a number glibc does not know or a glibc older than 2.32.
+   */
+  strerrorname(errno: number): string | null;
 
   // --- sockets -----------------------------------------------------------
   socket(domain: number, type: number, protocol: number): number;
+  /** `socketpair(2)`: the two fds are written to `fds[0]` and `fds[1]`. */
   socketpair(domain: number, type: number, protocol: number, fds: Int32Array): number;
   bind(fd: number, addr: Bytes, addrLen: number): number;
   listen(fd: number, backlog: number): number;
@@ -80,8 +88,8 @@ export interface Libc {
   /** `writev(2)` gathering `bufs` (at most {@linkcode MAX_IOV}). */
   writev(fd: number, bufs: readonly Bytes[]): number;
   close(fd: number): number;
+  /** `fcntl(2)` with an int argument (variadic in C; sound on x86_64 and aarch64 Linux). */
   fcntl(fd: number, cmd: number, arg: number): number;
-  pipe2(fds: Int32Array, flags: number): number;
   eventfd(initval: number, flags: number): number;
 
   // --- readiness ---------------------------------------------------------
@@ -89,17 +97,20 @@ export interface Libc {
   /** `event` is one encoded epoll_event, or null for EPOLL_CTL_DEL. */
   epoll_ctl(epfd: number, op: number, fd: number, event: Bytes | null): number;
   epoll_wait(epfd: number, events: Bytes, maxEvents: number, timeoutMs: number): number;
-  /** `timeout` is an encoded timespec, or null to wait forever. */
-  epoll_pwait2(epfd: number, events: Bytes, maxEvents: number, timeout: Bytes | null): number;
+  /**
+   * `timeout` is an encoded timespec, or null to wait forever. Null when the
+   * C library lacks it (glibc < 2.35); it fails with `ENOSYS` on a kernel
+   * older than 5.11. Use `epoll_wait` then.
+   */
+  readonly epoll_pwait2:
+    | ((epfd: number, events: Bytes, maxEvents: number, timeout: Bytes | null) => number)
+    | null;
   poll(fds: Bytes, nfds: number, timeoutMs: number): number;
   /** `timeout` is an encoded timespec, or null to wait forever. */
   ppoll(fds: Bytes, nfds: number, timeout: Bytes | null): number;
 
   // --- time and process --------------------------------------------------
   clock_gettime(clock: number, timespec: Bytes): number;
-  getrlimit(resource: number, rlimit: Bytes): number;
-  setrlimit(resource: number, rlimit: Bytes): number;
-  getpid(): number;
   /** The kernel thread id of the caller (distinct per Worker). */
   gettid(): number;
   /** `_exit(2)`: ends the whole process at once, from any thread (no atexit, no flush). */

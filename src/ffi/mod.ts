@@ -14,6 +14,7 @@ export { monotonicNowMs, monotonicNowNs } from "./clock.ts";
 export * from "./constants.ts";
 export * from "./errors.ts";
 export {
+  bindSymbols,
   envVar,
   exitProcess,
   hardwareConcurrency,
@@ -34,3 +35,4 @@ export {
 export type { Bytes, Libc } from "./libc.ts";
 export { MAX_IO_LEN, MAX_IOV } from "./libc.ts";
 export * from "./structs.ts";
+export type { Bound, CFn, CType, SymbolSpec, SymbolTable } from "./symbols.ts";

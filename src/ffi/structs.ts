@@ -48,7 +48,7 @@ function parseIpv4Into(text: string, out: Uint8Array, at: number): boolean {
   const parts = text.split(".");
   if (parts.length !== 4) return false;
   for (let i = 0; i < 4; i++) {
-    const p = parts[i];
+    const p = parts[i]!;
     // Leading zeros are refused (as inet_pton does): "010" is octal to some parsers.
     if (!DEC_OCTET.test(p)) return false;
     const n = Number(p);
@@ -82,11 +82,11 @@ function parseGroups(text: string, groups: number[], allowV4Tail: boolean): bool
   if (text === "") return true;
   const parts = text.split(":");
   for (let i = 0; i < parts.length; i++) {
-    const p = parts[i];
+    const p = parts[i]!;
     if (i === parts.length - 1 && allowV4Tail && p.includes(".")) {
       const v4 = new Uint8Array(4);
       if (!parseIpv4Into(p, v4, 0)) return false;
-      groups.push((v4[0] << 8) | v4[1], (v4[2] << 8) | v4[3]);
+      groups.push((v4[0]! << 8) | v4[1]!, (v4[2]! << 8) | v4[3]!);
       return true;
     }
     if (!HEX_GROUP.test(p)) return false;
@@ -110,8 +110,8 @@ export function parseIpv6(text: string): Uint8Array {
   if (halves.length === 1) {
     if (!parseGroups(text, head, true) || head.length !== 8) throw bad();
   } else {
-    if (!parseGroups(halves[0], head, false)) throw bad();
-    if (!parseGroups(halves[1], tail, true)) throw bad();
+    if (!parseGroups(halves[0]!, head, false)) throw bad();
+    if (!parseGroups(halves[1]!, tail, true)) throw bad();
     // "::" stands for at least one zero group.
     if (head.length + tail.length > 7) throw bad();
   }
@@ -137,7 +137,7 @@ export function parseIpv6(text: string): Uint8Array {
 export function formatIpv6(bytes: Uint8Array): string {
   if (bytes.length < 16) throw new TypeError(`an IPv6 address has 16 bytes, got ${bytes.length}`);
   const g: number[] = [];
-  for (let i = 0; i < 8; i++) g.push((bytes[2 * i] << 8) | bytes[2 * i + 1]);
+  for (let i = 0; i < 8; i++) g.push((bytes[2 * i]! << 8) | bytes[2 * i + 1]!);
   if (g[0] === 0 && g[1] === 0 && g[2] === 0 && g[3] === 0 && g[4] === 0 && g[5] === 0xffff) {
     return `::ffff:${formatIpv4(bytes.subarray(12, 16))}`;
   }
@@ -306,12 +306,12 @@ export class EpollEvents {
 
   /** The `events` mask of event `i` (an unsigned 32-bit number). */
   events(i: number): number {
-    return this.#words[i * EV_WORDS];
+    return this.#words[i * EV_WORDS]!;
   }
 
   /** The low 32 bits of event `i`'s data field. */
   data(i: number): number {
-    return this.#words[i * EV_WORDS + EV_DATA_WORD];
+    return this.#words[i * EV_WORDS + EV_DATA_WORD]!;
   }
 }
 

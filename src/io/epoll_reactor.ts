@@ -7,6 +7,11 @@
  * that can proceed costs its own syscall only, never an epoll_ctl, and a wait
  * costs no syscall beyond the thread's shared epoll_pwait2.
  *
+ * `epoll_pwait2` (ns timeouts) needs glibc >= 2.35 and Linux >= 5.11. Where
+ * the symbol is missing or the kernel answers `ENOSYS`, the reactor waits
+ * with `epoll_wait` instead, its timeout rounded up to whole milliseconds: a
+ * wait may end up to 1 ms late, never early.
+ *
  * @module
  */
 
@@ -15,6 +20,7 @@ import {
   EINTR,
   encodeEpollEvent,
   encodeTimespec,
+  ENOSYS,
   EPOLL_CLOEXEC,
   EPOLL_CTL_ADD,
   EPOLL_CTL_DEL,
@@ -24,6 +30,7 @@ import {
   EPOLLHUP,
   EPOLLIN,
   EPOLLOUT,
+  EPOLLPRI,
   EPOLLRDHUP,
   libc,
   type PollFds,
@@ -32,12 +39,19 @@ import {
 import { IoSource, type Reactor, WaiterBook } from "./reactor.ts";
 import { WakeFd } from "./wake_fd.ts";
 
-const READ_EVENTS = EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR;
+const READ_EVENTS = EPOLLIN | EPOLLPRI | EPOLLRDHUP | EPOLLHUP | EPOLLERR;
 const WRITE_EVENTS = EPOLLOUT | EPOLLHUP | EPOLLERR;
 // Reported once (edge-triggered) but true for good: see IoSource.hangup.
 const HANGUP_EVENTS = EPOLLRDHUP | EPOLLHUP | EPOLLERR;
 // The wake fd's registration carries this instead of an fd number.
 const WAKE_TOKEN = 0xffffffff;
+// epoll_wait's timeout is a C int of milliseconds.
+const MAX_TIMEOUT_MS = 0x7fffffff;
+
+/** `timeoutNs` as epoll_wait's milliseconds: rounded up (never early), -1 stays forever. */
+export function timeoutMsCeil(timeoutNs: number): number {
+  return timeoutNs < 0 ? -1 : Math.min(Math.ceil(timeoutNs / 1e6), MAX_TIMEOUT_MS);
+}
 
 /** A {@linkcode Reactor} on Linux epoll, edge-triggered. */
 export class EpollReactor extends WaiterBook implements Reactor {
@@ -49,6 +63,8 @@ export class EpollReactor extends WaiterBook implements Reactor {
   readonly #events = new EpollEvents(1024);
   readonly #ctl = new Uint8Array(16);
   readonly #timespec = new Uint8Array(16);
+  // Null once known to be unusable (missing symbol, or ENOSYS once).
+  #pwait2 = libc.epoll_pwait2;
 
   constructor() {
     super();
@@ -77,7 +93,8 @@ export class EpollReactor extends WaiterBook implements Reactor {
 
   register(fd: number): IoSource {
     const source = new IoSource(fd, this);
-    this.#add(fd, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, fd);
+    // EPOLLPRI: urgent data makes a read stop short (see IoSource.urgent).
+    this.#add(fd, EPOLLIN | EPOLLPRI | EPOLLOUT | EPOLLRDHUP | EPOLLET, fd);
     this.#sources[fd] = source;
     return source;
   }
@@ -90,6 +107,23 @@ export class EpollReactor extends WaiterBook implements Reactor {
     libc.epoll_ctl(this.#epfd, EPOLL_CTL_DEL, source.fd, null);
   }
 
+  // One kernel wait: epoll_pwait2 where it works, else epoll_wait.
+  #kernelWait(timeoutNs: number): number {
+    const events = this.#events;
+    const pwait2 = this.#pwait2;
+    if (pwait2 !== null) {
+      let timeout: Uint8Array | null = null;
+      if (timeoutNs >= 0) {
+        encodeTimespec(timeoutNs, this.#timespec);
+        timeout = this.#timespec;
+      }
+      const n = pwait2(this.#epfd, events.bytes, events.capacity, timeout);
+      if (n >= 0 || libc.errno() !== ENOSYS) return n;
+      this.#pwait2 = null; // glibc has it, the kernel (< 5.11) does not
+    }
+    return libc.epoll_wait(this.#epfd, events.bytes, events.capacity, timeoutMsCeil(timeoutNs));
+  }
+
   watchFds(out: PollFds): number {
     out.set(0, this.#epfd, POLLIN); // readable while it holds events
     return 1;
@@ -97,15 +131,10 @@ export class EpollReactor extends WaiterBook implements Reactor {
 
   wait(timeoutNs: number): boolean {
     const events = this.#events;
-    let timeout: Uint8Array | null = null;
-    if (timeoutNs >= 0) {
-      encodeTimespec(timeoutNs, this.#timespec);
-      timeout = this.#timespec;
-    }
-    const n = libc.epoll_pwait2(this.#epfd, events.bytes, events.capacity, timeout);
+    const n = this.#kernelWait(timeoutNs);
     if (n < 0) {
       if (libc.errno() === EINTR) return false;
-      check(n, "epoll_pwait2", libc);
+      check(n, this.#pwait2 !== null ? "epoll_pwait2" : "epoll_wait", libc);
     }
     let woken = false;
     for (let i = 0; i < n; i++) {
@@ -119,6 +148,7 @@ export class EpollReactor extends WaiterBook implements Reactor {
       if (source === undefined) continue; // deregistered in this batch
       const ev = events.events(i);
       if ((ev & HANGUP_EVENTS) !== 0) source.hangup = true;
+      if ((ev & EPOLLPRI) !== 0) source.urgent = true;
       if ((ev & READ_EVENTS) !== 0) this.readyToRead(source);
       if ((ev & WRITE_EVENTS) !== 0) this.readyToWrite(source);
     }

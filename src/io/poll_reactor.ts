@@ -86,7 +86,7 @@ export class PollReactor extends WaiterBook implements Reactor {
     for (let i = 1; ready > 0 && i < n; i++) {
       const rev = fds.revents(i);
       if (rev === 0) continue;
-      const source = listed[i - 1];
+      const source = listed[i - 1]!;
       if ((rev & READ_EVENTS) !== 0 && source.reader !== null) this.readyToRead(source);
       if ((rev & WRITE_EVENTS) !== 0 && source.writer !== null) this.readyToWrite(source);
     }

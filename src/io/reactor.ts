@@ -17,7 +17,9 @@ export interface Waiter {
  * One file descriptor registered with a reactor, with its readiness cached.
  *
  * The flags start true: an operation tries its syscall first and only waits
- * after `EAGAIN` (or a short read), clearing the flag; the reactor sets it
+ * after `EAGAIN` (or a short read where that proves the kernel's queue
+ * drained: see {@linkcode hangup} and {@linkcode urgent}), clearing the
+ * flag; the reactor sets it
  * again when the kernel reports the fd ready. With edge-triggered epoll this
  * means an operation that can proceed costs no epoll_ctl and no extra wait.
  */
@@ -32,6 +34,14 @@ export class IoSource {
    * `readable` (an edge-triggered backend would not report the EOF twice).
    */
   hangup = false;
+  /**
+   * Sticky: the kernel reported urgent (out-of-band) data (EPOLLPRI). A
+   * stream read stops short at the urgent mark with in-band data still
+   * queued, so from now on a short read does not prove the queue drained:
+   * only `EAGAIN` clears `readable`. (Only the epoll backend sets it; poll is
+   * level-triggered and re-reports what is left.)
+   */
+  urgent = false;
   /** The task waiting to read, if any. */
   reader: Waiter | null = null;
   /** The task waiting to write, if any. */

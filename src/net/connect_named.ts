@@ -65,7 +65,7 @@ function* tryEach<S>(
     // Past the deadline, one more attempt would only time out at once.
     if (left !== null && i > 0 && left() === 0) break;
     try {
-      return yield* connectOne(addrs[i], left === null ? {} : { timeoutMs: left() });
+      return yield* connectOne(addrs[i]!, left === null ? {} : { timeoutMs: left() });
     } catch (error) {
       if (error instanceof TypeError || error instanceof RangeError) throw error;
       last = error;

@@ -14,7 +14,7 @@
 import { until } from "../host/until.ts";
 import { currentTask } from "../sched/current.ts";
 import type { Operation } from "../sched/types.ts";
-import { type AddrLike, type SocketAddr, toSocketAddr } from "./addr.ts";
+import { type AddrLike, isHostName, type SocketAddr, toSocketAddr } from "./addr.ts";
 
 /**
  * Thrown when a host name cannot be turned into addresses: the resolver
@@ -78,14 +78,6 @@ export function setResolverForTesting(replacement: Resolver | null): void {
 export interface NamedTarget {
   hostname: string;
   port: number;
-}
-
-// A DNS name: labels of letters, digits, hyphens and underscores, at least
-// one letter somewhere (so a malformed IPv4 literal such as "1.2.3" stays the
-// literal parser's error), an optional final dot.
-function isHostName(host: string): boolean {
-  return /[a-z_]/i.test(host) && /^[a-z0-9_-]+(\.[a-z0-9_-]+)*\.?$/i.test(host)
-    && host.toLowerCase() !== "localhost";
 }
 
 /**

@@ -7,13 +7,6 @@
 
 import {
   decodeSockAddr,
-  EAGAIN,
-  ECONNABORTED,
-  EINTR,
-  EMFILE,
-  ENFILE,
-  ENOBUFS,
-  ENOMEM,
   libc,
   SO_REUSEADDR,
   SO_REUSEPORT,
@@ -28,13 +21,13 @@ import {
 import { threadScheduler } from "../sched/current.ts";
 import type { Scheduler } from "../sched/scheduler.ts";
 import type { Operation } from "../sched/types.ts";
+import { acceptWith } from "./accept.ts";
 import { type AddrLike, localAddrOf, toSocketAddr } from "./addr.ts";
+import { adoptFd, type AsyncFd } from "./async_fd.ts";
+import { describe } from "./check.ts";
 import { namedTarget, nameNeedsLookup } from "./resolve.ts";
-import { openSocketFd, setIntOption, sockAddrBytes, SocketCore } from "./socket.ts";
+import { openSocketFd, setIntOption, sockAddrBytes } from "./socket.ts";
 import { TcpStream } from "./tcp_stream.ts";
-
-/** EPROTO: a protocol error on a pending connection (accept(2) lists it). */
-const EPROTO = 71;
 
 /** Options of {@linkcode TcpListener.bind}. */
 export interface ListenOptions {
@@ -43,9 +36,6 @@ export interface ListenOptions {
   /** Set SO_REUSEPORT, so several sockets (threads) can bind the port; default false. */
   reusePort?: boolean;
 }
-
-/** The first and the longest pause of accept's back-off under fd or memory exhaustion. */
-export const ACCEPT_BACKOFF_MS = { first: 1, max: 100 } as const;
 
 /**
  * A TCP socket listening for connections, bound with SO_REUSEADDR on.
@@ -57,14 +47,16 @@ export const ACCEPT_BACKOFF_MS = { first: 1, max: 100 } as const;
  * task per connection.
  */
 export class TcpListener {
-  readonly #core: SocketCore;
+  readonly #io: AsyncFd;
+  readonly #scheduler: Scheduler;
   readonly #addrBuf = new Uint8Array(SOCKADDR_STORAGE_SIZE);
   readonly #addrLen = new Uint32Array(1);
   #local: SocketAddr | null = null;
   #backoffs = 0;
 
-  private constructor(core: SocketCore) {
-    this.#core = core;
+  private constructor(io: AsyncFd, scheduler: Scheduler) {
+    this.#io = io;
+    this.#scheduler = scheduler;
   }
 
   /**
@@ -98,7 +90,10 @@ export class TcpListener {
    * accept never spins and never throws: it sleeps, 1 ms the first time and
    * twice as long each time after up to 100 ms, and retries while the other
    * tasks of the thread run (so existing connections keep being served and
-   * can free fds). The pending connection stays in the kernel's queue.
+   * can free fds). The pending connection stays in the kernel's queue. When
+   * only registering the accepted fd fails (`ENOSPC` at
+   * `fs.epoll.max_user_watches`, `ENOMEM`), that connection is closed (its
+   * peer sees a reset or EOF) and accept backs off the same way.
    * `ECONNABORTED`/`EPROTO` (a connection that died in the queue) are
    * skipped. Other errors throw a `SysError`; a close by another task throws
    * `SocketClosedError` (also from the back-off sleep).
@@ -107,45 +102,29 @@ export class TcpListener {
    * was taken; the listener stays usable. Halts outside a task, after
    * close, or from another thread.
    */
-  *accept(): Operation<TcpStream> {
-    const core = this.#core;
-    const task = core.task("accept");
-    const source = core.source;
-    let pause = 0;
-    for (;;) {
-      if (source.readable) {
-        this.#addrLen[0] = SOCKADDR_STORAGE_SIZE;
-        const fd = libc.accept4(
-          core.fd,
-          this.#addrBuf,
-          this.#addrLen,
-          SOCK_NONBLOCK | SOCK_CLOEXEC,
-        );
-        if (fd >= 0) {
-          const peer = decodeSockAddr(this.#addrBuf, this.#addrLen[0]);
-          return new TcpStream(new SocketCore(fd, core.scheduler, "TcpStream"), peer);
-        }
-        const e = libc.errno();
-        if (e === EINTR || e === ECONNABORTED || e === EPROTO) continue;
-        if (e === EMFILE || e === ENFILE || e === ENOBUFS || e === ENOMEM) {
-          pause = pause === 0
-            ? ACCEPT_BACKOFF_MS.first
-            : Math.min(pause * 2, ACCEPT_BACKOFF_MS.max);
-          this.#backoffs++;
-          yield* core.backOff(task, "accept", pause);
-          continue;
-        }
-        if (e !== EAGAIN) throw sysError("accept4", e);
-        source.readable = false;
-      }
-      yield* core.waitReady(task, "accept", false);
-    }
+  accept(): Operation<TcpStream> {
+    const io = this.#io;
+    const fd = io.fd;
+    const addrBuf = this.#addrBuf;
+    const addrLen = this.#addrLen;
+    return acceptWith(
+      io,
+      () => {
+        addrLen[0] = SOCKADDR_STORAGE_SIZE;
+        return libc.accept4(fd, addrBuf, addrLen, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      },
+      (conn) => {
+        const peer = decodeSockAddr(addrBuf, addrLen[0]!);
+        return new TcpStream(adoptFd(conn, this.#scheduler, "TcpStream"), peer);
+      },
+      () => this.#backoffs++,
+    );
   }
 
   /** The bound address (with the real port when bound to port 0). Halts after close. */
   get localAddr(): SocketAddr {
-    this.#core.checkSync("localAddr");
-    return this.#local ??= localAddrOf(this.#core.fd);
+    this.#io.fdFor("localAddr");
+    return this.#local ??= localAddrOf(this.#io.fd);
   }
 
   /** How many times `accept` backed off for fd or memory exhaustion so far. */
@@ -155,12 +134,12 @@ export class TcpListener {
 
   /** The file descriptor (for diagnostics; strom still owns and closes it). */
   get fd(): number {
-    return this.#core.fd;
+    return this.#io.fd;
   }
 
   /** Whether {@linkcode close} was called. */
   get closed(): boolean {
-    return this.#core.closed;
+    return this.#io.closed;
   }
 
   /**
@@ -170,12 +149,12 @@ export class TcpListener {
    * called from another thread's task.
    */
   close(): void {
-    this.#core.close();
+    this.#io.close();
   }
 
   /** @internal */
-  static fromCore(core: SocketCore): TcpListener {
-    return new TcpListener(core);
+  static fromIo(io: AsyncFd, scheduler: Scheduler): TcpListener {
+    return new TcpListener(io, scheduler);
   }
 }
 
@@ -189,8 +168,11 @@ export function bindOn(scheduler: Scheduler, addr: AddrLike, options: ListenOpti
   if (named !== null) throw nameNeedsLookup("TcpListener.bind", named);
   const target = toSocketAddr(addr);
   const backlog = options.backlog ?? 1024;
-  if (!Number.isInteger(backlog) || backlog < 0) {
-    throw new RangeError(`backlog must be an integer >= 0, got ${backlog}`);
+  if (typeof backlog !== "number") {
+    throw new TypeError(`backlog must be a number, got ${describe(backlog)}`);
+  }
+  if (!Number.isInteger(backlog) || backlog < 0 || backlog > 0x7fffffff) {
+    throw new RangeError(`backlog must be an integer in 0..2^31-1, got ${backlog}`);
   }
   const [sa, saLen] = sockAddrBytes(target);
   const fd = openSocketFd(target, SOCK_STREAM);
@@ -203,5 +185,5 @@ export function bindOn(scheduler: Scheduler, addr: AddrLike, options: ListenOpti
     libc.close(fd);
     throw error;
   }
-  return TcpListener.fromCore(new SocketCore(fd, scheduler, "TcpListener"));
+  return TcpListener.fromIo(adoptFd(fd, scheduler, "TcpListener"), scheduler);
 }

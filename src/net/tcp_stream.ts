@@ -1,24 +1,25 @@
 /**
  * `TcpStream`: a connected TCP socket driven by strom's scheduler.
  *
- * Every operation tries its syscall first and waits only after `EAGAIN`. The
- * readiness cache does the rest: a short read on a stream socket means the
- * receive queue is drained (so `readable` is cleared without a second,
- * failing `recv`), and a short write means the send buffer is full. An echo
- * round trip therefore costs one `recv`, one `send` and a share of the
- * thread's `epoll_pwait2`.
+ * Every operation is an {@linkcode AsyncFd} `readWith`/`writeWith`: it tries
+ * its syscall first and waits only after `EAGAIN`. The readiness cache does
+ * the rest: a short read on a stream socket means the receive queue is
+ * drained (so `readable` is cleared without a second, failing `recv`;
+ * except after urgent data or a hang-up, where a read may stop early), and
+ * a short write means the send buffer is full. An echo round trip therefore
+ * costs one `recv`, one `send` and a share of the thread's `epoll_pwait2`.
  *
  * @module
  */
 
 import {
-  EAGAIN,
   EINPROGRESS,
   EINTR,
   formatSocketAddr,
   IPPROTO_TCP,
   libc,
   MAX_IO_LEN,
+  MAX_IOV,
   MSG_NOSIGNAL,
   SHUT_RD,
   SHUT_RDWR,
@@ -34,26 +35,31 @@ import {
   TCP_KEEPINTVL,
   TCP_NODELAY,
 } from "../ffi/mod.ts";
-import { beginWait, currentTask } from "../sched/current.ts";
-import { SUSPEND } from "../sched/types.ts";
+import { currentTask, threadScheduler } from "../sched/current.ts";
 import type { Operation } from "../sched/types.ts";
 import { checkDurationMs } from "../time/duration.ts";
+import { timeout, TimeoutError } from "../time/timeout.ts";
 import { type AddrLike, localAddrOf, peerAddrOf, toSocketAddr } from "./addr.ts";
+import { adoptFd, type AsyncFd } from "./async_fd.ts";
+import {
+  byteLength,
+  checkBoolean,
+  checkBytes,
+  checkFd,
+  describe,
+  failed,
+  notBytes,
+  usedLength,
+} from "./check.ts";
 import { connectNamed } from "./connect_named.ts";
 import { namedTarget } from "./resolve.ts";
-import {
-  getIntOption,
-  openSocketFd,
-  setIntOption,
-  sockAddrBytes,
-  SocketClosedError,
-  SocketCore,
-  waitOn,
-} from "./socket.ts";
+import { getIntOption, openSocketFd, setIntOption, sockAddrBytes } from "./socket.ts";
 
 /** Thrown by {@linkcode TcpStream.readExact} when the peer ends the stream early. */
 export class UnexpectedEofError extends Error {
+  /** Always `"UnexpectedEofError"`. */
   override readonly name = "UnexpectedEofError";
+  /** Creates the error for a stream that ended after `received` of `expected` bytes. */
   constructor(
     /** Bytes asked for. */
     readonly expected: number,
@@ -66,7 +72,9 @@ export class UnexpectedEofError extends Error {
 
 /** Thrown by {@linkcode TcpStream.connect} when `timeoutMs` passed first. */
 export class ConnectTimeoutError extends Error {
+  /** Always `"ConnectTimeoutError"`. */
   override readonly name = "ConnectTimeoutError";
+  /** Creates the error for a connect to `addr` that took longer than `ms`. */
   constructor(
     /** The address being connected to. */
     readonly addr: SocketAddr,
@@ -96,14 +104,8 @@ export interface KeepAliveOptions {
 /** Which direction(s) {@linkcode TcpStream.shutdown} closes. */
 export type ShutdownHow = "read" | "write" | "both";
 
-// The length to use of `buf`: `length` if given (checked), else all of it.
-function checkLength(buf: Uint8Array, length: number | undefined, op: string): number {
-  if (length === undefined) return buf.length;
-  if (!Number.isInteger(length) || length < 0 || length > buf.length) {
-    throw new RangeError(`${op}: length must be an integer in 0..${buf.length}, got ${length}`);
-  }
-  return length;
-}
+// No buffer read into yet (never one a caller can pass).
+const NO_BUFFER = new Uint8Array(0);
 
 // One call moves at most MAX_IO_LEN bytes (the FFI lengths are 32-bit).
 function capped(n: number): number {
@@ -125,13 +127,15 @@ function capped(n: number): number {
  * write to a reset peer is such an error, never a SIGPIPE (`MSG_NOSIGNAL`).
  */
 export class TcpStream {
-  readonly #core: SocketCore;
+  readonly #io: AsyncFd;
+  readonly #fd: number;
   #peer: SocketAddr | null;
   #local: SocketAddr | null = null;
 
-  /** @internal Made by {@linkcode connect} and `TcpListener.accept`. */
-  constructor(core: SocketCore, peer: SocketAddr | null) {
-    this.#core = core;
+  /** @internal Made by {@linkcode connect}, {@linkcode fromFd} and `TcpListener.accept`. */
+  constructor(io: AsyncFd, peer: SocketAddr | null) {
+    this.#io = io;
+    this.#fd = io.fd;
     this.#peer = peer;
   }
 
@@ -170,8 +174,7 @@ export class TcpStream {
     const target = toSocketAddr(addr);
     const ms = options.timeoutMs;
     if (ms !== undefined) checkDurationMs("connect: timeoutMs", ms);
-    const task = currentTask("connect");
-    const scheduler = task.scheduler;
+    const scheduler = currentTask("connect").scheduler;
     const [sa, saLen] = sockAddrBytes(target);
     const fd = openSocketFd(target, SOCK_STREAM);
     let inProgress = false;
@@ -186,83 +189,65 @@ export class TcpStream {
     }
     // Registered after connect(): registering an unconnected socket would
     // report its CLOSE state (OUT|HUP) as readiness.
-    const core = new SocketCore(fd, scheduler, "TcpStream");
+    const io = adoptFd(fd, scheduler, "TcpStream");
     let ok = false;
     try {
       if (inProgress) {
-        const source = core.source;
-        const deadline = ms === undefined ? Infinity : scheduler.now() + ms;
-        const timer = ms === undefined ? null : scheduler.timers.insert(deadline, task);
-        try {
-          // The socket is writable once the handshake ends (or fails).
-          source.writable = false;
-          while (!source.writable) {
-            if (scheduler.now() >= deadline) throw new ConnectTimeoutError(target, ms!);
-            beginWait("connect");
-            waitOn(source, task, true);
-            try {
-              yield SUSPEND;
-            } finally {
-              source.reactor.unwait(source, task);
-            }
+        // The socket is writable once the handshake ends (or fails).
+        io.clearWritable();
+        if (ms === undefined) {
+          yield* io.writable();
+        } else {
+          try {
+            yield* timeout(ms, io.writable());
+          } catch (error) {
+            if (error instanceof TimeoutError) throw new ConnectTimeoutError(target, ms);
+            throw error;
           }
-        } finally {
-          if (timer !== null) scheduler.timers.cancel(timer);
         }
         const err = getIntOption(fd, SOL_SOCKET, SO_ERROR);
         if (err !== 0) throw sysError("connect", err);
       }
       ok = true;
-      return new TcpStream(core, target);
+      return new TcpStream(io, target);
     } finally {
-      if (!ok) core.close();
+      if (!ok) io.close();
     }
   }
 
   /**
-   * Reads into `buf` and returns how many bytes came (at least 1), or 0 at
-   * the end of the stream (the peer shut down its writing half). Waits only
-   * if nothing is available. An empty `buf` returns 0 at once.
+   * Reads into `buf` (a `Uint8Array`) and returns how many bytes came (at
+   * least 1), or 0 at the end of the stream (the peer shut down its writing
+   * half). Waits only if nothing is available. An empty `buf` returns 0 at
+   * once.
    *
-   * Throws a `SysError` (`ECONNRESET`, ...), and `SocketClosedError` if
-   * another task closed the stream while this one waited.
+   * Throws a `SysError` (`ECONNRESET`, ...), a `TypeError` for a `buf`
+   * that is not a `Uint8Array`, and `SocketClosedError` if another task
+   * closed the stream while this one waited.
    *
    * Cancel safety: cancelled while waiting, no data was read and the stream
    * stays usable. Halts outside a task, after close, or from another thread.
    */
-  *read(buf: Uint8Array): Operation<number> {
-    const core = this.#core;
-    const task = core.task("read");
-    const source = core.source;
-    const len = buf.length > MAX_IO_LEN ? MAX_IO_LEN : buf.length;
-    if (len === 0) return 0;
-    for (;;) {
-      if (source.readable) {
-        const n = libc.recv(core.fd, buf, len, 0);
-        if (n >= 0) {
-          // A short read drained the queue (edge-triggered readiness will
-          // report new data), unless the peer hung up: then reads never block
-          // and the kernel will not report it again.
-          if (n < len && n > 0 && !source.hangup) source.readable = false;
-          return n;
-        }
-        const e = libc.errno();
-        if (e === EINTR) continue;
-        if (e !== EAGAIN) throw sysError("recv", e);
-        source.readable = false;
-      }
-      // Inlined rather than `yield* core.waitReady(...)`: a server's read
-      // waits once per request, and the shared wait costs a generator.
-      beginWait("read");
-      waitOn(source, task, false);
-      try {
-        yield SUSPEND;
-      } finally {
-        source.reactor.unwait(source, task);
-      }
-      if (core.closed) throw new SocketClosedError("read");
+  read(buf: Uint8Array): Operation<number> {
+    // A read loop reuses one buffer: it reuses that buffer's recv call too
+    // (each call keeps its own arguments, so two reads in flight stay apart).
+    if (buf !== this.#recvBuf || buf.length !== this.#recvSize) {
+      const len = byteLength(buf);
+      if (len < 0) return failed(notBytes("read", buf));
+      if (len === 0) return this.#nothing("read");
+      const fd = this.#fd;
+      this.#recvBuf = buf;
+      this.#recvSize = buf.length;
+      this.#recvLen = len;
+      this.#recv = () => libc.recv(fd, buf, len, 0);
     }
+    return this.#io.readWith("read", this.#recv, this.#recvLen, "recv");
   }
+
+  #recvBuf: Uint8Array = NO_BUFFER;
+  #recvSize = 0;
+  #recvLen = 0;
+  #recv: () => number = () => -1;
 
   /**
    * Fills `buf` completely, reading as often as needed. Throws
@@ -273,6 +258,7 @@ export class TcpStream {
    * their count is lost: treat the stream as unusable for framing.
    */
   *readExact(buf: Uint8Array): Operation<void> {
+    checkBytes(buf, "readExact");
     let got = 0;
     while (got < buf.length) {
       const n = yield* this.read(got === 0 ? buf : buf.subarray(got));
@@ -293,27 +279,24 @@ export class TcpStream {
    * Cancel safety: cancelled while waiting, nothing was written; the stream
    * stays usable. Halts outside a task, after close, or from another thread.
    */
-  *write(buf: Uint8Array, length?: number): Operation<number> {
-    const core = this.#core;
-    const task = core.task("write");
-    const len = capped(checkLength(buf, length, "write"));
-    if (len === 0) return 0;
-    const source = core.source;
-    for (;;) {
-      if (source.writable) {
-        const n = libc.send(core.fd, buf, len, MSG_NOSIGNAL);
-        if (n >= 0) {
-          if (n < len) source.writable = false; // the send buffer is full
-          return n;
-        }
-        const e = libc.errno();
-        if (e === EINTR) continue;
-        if (e !== EAGAIN) throw sysError("send", e);
-        source.writable = false;
-      }
-      // Waiting for room is the slow path: the shared wait (one generator) is fine here.
-      yield* core.waitReady(task, "write", true);
+  write(buf: Uint8Array, length?: number): Operation<number> {
+    let len: number;
+    try {
+      checkBytes(buf, "write");
+      len = capped(usedLength(buf, length, "write"));
+    } catch (error) {
+      return failed(error as Error);
     }
+    if (len === 0) return this.#nothing("write");
+    const fd = this.#fd;
+    return this.#io.writeWith("write", () => libc.send(fd, buf, len, MSG_NOSIGNAL), len, "send");
+  }
+
+  // An empty read or write: done at once, after the usage checks.
+  // deno-lint-ignore require-yield
+  *#nothing(op: string): Operation<number> {
+    this.#io.fdFor(op);
+    return 0;
   }
 
   /**
@@ -324,28 +307,27 @@ export class TcpStream {
    * stream as unusable for framing (close it).
    */
   *writeAll(buf: Uint8Array, length?: number): Operation<void> {
-    const core = this.#core;
-    const task = core.task("writeAll");
-    const len = checkLength(buf, length, "writeAll");
-    const source = core.source;
+    checkBytes(buf, "writeAll");
+    const len = usedLength(buf, length, "writeAll");
+    currentTask("writeAll"); // halts outside a task even when nothing waits
+    const io = this.#io;
+    const fd = this.#fd;
+    let part = buf;
+    let want = capped(len); // the rest goes in later calls
+    const send = () => libc.send(fd, part, want, MSG_NOSIGNAL);
     let off = 0;
     while (off < len) {
-      if (source.writable) {
-        const part = off === 0 ? buf : buf.subarray(off);
-        const want = capped(len - off); // the rest goes in later calls
-        const n = libc.send(core.fd, part, want, MSG_NOSIGNAL);
-        if (n >= 0) {
-          off += n;
-          if (n < want) source.writable = false;
-          continue;
-        }
-        const e = libc.errno();
-        if (e === EINTR) continue;
-        if (e !== EAGAIN) throw sysError("send", e);
-        source.writable = false;
+      // Tried without a generator; the wait (the slow path) is one.
+      const n = io.tryWriteWith("writeAll", send, want, "send");
+      if (n < 0) {
+        yield* io.writable();
+        continue;
       }
-      // Waiting for room is the slow path: the shared wait (one generator) is fine here.
-      yield* core.waitReady(task, "writeAll", true);
+      off += n;
+      if (off < len) {
+        part = buf.subarray(off);
+        want = capped(len - off);
+      }
     }
   }
 
@@ -358,27 +340,27 @@ export class TcpStream {
    * Cancel safety: as {@linkcode write}.
    */
   *writev(bufs: readonly Uint8Array[]): Operation<number> {
-    const core = this.#core;
-    const task = core.task("writev");
-    let total = 0;
-    for (let i = 0; i < bufs.length; i++) total += bufs[i].length;
-    if (total > MAX_IO_LEN) throw new RangeError(`writev: ${total} bytes exceeds ${MAX_IO_LEN}`);
-    if (total === 0) return 0;
-    const source = core.source;
-    for (;;) {
-      if (source.writable) {
-        const n = libc.sendmsgv(core.fd, bufs, MSG_NOSIGNAL);
-        if (n >= 0) {
-          if (n < total) source.writable = false;
-          return n;
-        }
-        const e = libc.errno();
-        if (e === EINTR) continue;
-        if (e !== EAGAIN) throw sysError("sendmsg", e);
-        source.writable = false;
-      }
-      yield* core.waitReady(task, "writev", true);
+    if (!Array.isArray(bufs)) {
+      throw new TypeError(`writev: bufs must be an array of Uint8Array, got ${describe(bufs)}`);
     }
+    if (bufs.length > MAX_IOV) {
+      throw new RangeError(`writev: at most ${MAX_IOV} buffers, got ${bufs.length}`);
+    }
+    let total = 0;
+    for (let i = 0; i < bufs.length; i++) {
+      const n = byteLength(bufs[i]);
+      if (n < 0) throw notBytes("writev", bufs[i]);
+      total += bufs[i].length;
+    }
+    if (total > MAX_IO_LEN) throw new RangeError(`writev: ${total} bytes exceeds ${MAX_IO_LEN}`);
+    if (total === 0) return yield* this.#nothing("writev");
+    const fd = this.#fd;
+    return yield* this.#io.writeWith(
+      "writev",
+      () => libc.sendmsgv(fd, bufs, MSG_NOSIGNAL),
+      total,
+      "sendmsg",
+    );
   }
 
   /**
@@ -390,10 +372,10 @@ export class TcpStream {
     for (;;) {
       let n = yield* this.writev(rest);
       let i = 0;
-      while (i < rest.length && n >= rest[i].length) n -= rest[i++].length;
-      while (i < rest.length && rest[i].length === 0) i++;
+      while (i < rest.length && n >= rest[i]!.length) n -= rest[i++]!.length;
+      while (i < rest.length && rest[i]!.length === 0) i++;
       if (i === rest.length) return;
-      rest = [rest[i].subarray(n), ...rest.slice(i + 1)];
+      rest = [rest[i]!.subarray(n), ...rest.slice(i + 1)];
     }
   }
 
@@ -403,24 +385,25 @@ export class TcpStream {
    * (`ENOTCONN` if the peer already reset). Halts after close.
    */
   shutdown(how: ShutdownHow): void {
-    this.#core.checkSync("shutdown");
+    this.#io.fdFor("shutdown");
     const h = how === "read" ? SHUT_RD : how === "write" ? SHUT_WR : how === "both"
       ? SHUT_RDWR
       : -1;
     if (h < 0) throw new TypeError(`shutdown: how must be "read", "write" or "both", got ${how}`);
-    if (libc.shutdown(this.#core.fd, h) < 0) throw sysError("shutdown", libc.errno());
+    if (libc.shutdown(this.#fd, h) < 0) throw sysError("shutdown", libc.errno());
   }
 
   /** Turns Nagle's algorithm off (`true`) or on (TCP_NODELAY). Throws a `SysError`. Halts after close. */
   setNoDelay(noDelay: boolean): void {
-    this.#core.checkSync("setNoDelay");
-    setIntOption(this.#core.fd, IPPROTO_TCP, TCP_NODELAY, noDelay ? 1 : 0);
+    this.#io.fdFor("setNoDelay");
+    checkBoolean(noDelay, "setNoDelay: noDelay");
+    setIntOption(this.#fd, IPPROTO_TCP, TCP_NODELAY, noDelay ? 1 : 0);
   }
 
   /** Whether Nagle's algorithm is off (TCP_NODELAY). Halts after close. */
   get noDelay(): boolean {
-    this.#core.checkSync("noDelay");
-    return getIntOption(this.#core.fd, IPPROTO_TCP, TCP_NODELAY) !== 0;
+    this.#io.fdFor("noDelay");
+    return getIntOption(this.#fd, IPPROTO_TCP, TCP_NODELAY) !== 0;
   }
 
   /**
@@ -430,8 +413,15 @@ export class TcpStream {
    * after close.
    */
   setKeepAlive(keepAlive: boolean | KeepAliveOptions): void {
-    this.#core.checkSync("setKeepAlive");
-    const fd = this.#core.fd;
+    this.#io.fdFor("setKeepAlive");
+    const fd = this.#fd;
+    if (typeof keepAlive !== "boolean" && (keepAlive === null || typeof keepAlive !== "object")) {
+      throw new TypeError(
+        `setKeepAlive: want a boolean or {idleSecs, intervalSecs, count}, got ${
+          describe(keepAlive)
+        }`,
+      );
+    }
     if (typeof keepAlive === "boolean") {
       setIntOption(fd, SOL_SOCKET, SO_KEEPALIVE, keepAlive ? 1 : 0);
       return;
@@ -452,14 +442,14 @@ export class TcpStream {
 
   /** Whether keep-alive is on (SO_KEEPALIVE). Halts after close. */
   get keepAlive(): boolean {
-    this.#core.checkSync("keepAlive");
-    return getIntOption(this.#core.fd, SOL_SOCKET, SO_KEEPALIVE) !== 0;
+    this.#io.fdFor("keepAlive");
+    return getIntOption(this.#fd, SOL_SOCKET, SO_KEEPALIVE) !== 0;
   }
 
   /** The local address (asked of the kernel once, then cached). Halts after close. */
   get localAddr(): SocketAddr {
-    this.#core.checkSync("localAddr");
-    return this.#local ??= localAddrOf(this.#core.fd);
+    this.#io.fdFor("localAddr");
+    return this.#local ??= localAddrOf(this.#fd);
   }
 
   /**
@@ -467,18 +457,18 @@ export class TcpStream {
    * once). Halts after close.
    */
   get peerAddr(): SocketAddr {
-    this.#core.checkSync("peerAddr");
-    return this.#peer ??= peerAddrOf(this.#core.fd);
+    this.#io.fdFor("peerAddr");
+    return this.#peer ??= peerAddrOf(this.#fd);
   }
 
   /** The file descriptor (for diagnostics; strom still owns and closes it). */
   get fd(): number {
-    return this.#core.fd;
+    return this.#fd;
   }
 
   /** Whether {@linkcode close} was called. */
   get closed(): boolean {
-    return this.#core.closed;
+    return this.#io.closed;
   }
 
   /**
@@ -486,10 +476,20 @@ export class TcpStream {
    * (e.g. accepted on another worker, which gave it up with
    * {@linkcode intoFd}), as a stream of the calling thread. The stream owns
    * the fd from now on (`close()` closes it). On failure to register it the
-   * fd is closed and the error thrown.
+   * fd is closed and the error thrown. A value that is not an fd number (not
+   * an integer in 0..2^31-1) is a `TypeError`/`RangeError`, and nothing is
+   * closed.
    */
   static fromFd(fd: number): TcpStream {
-    return new TcpStream(SocketCore.forThisThread(fd, "TcpStream"), null);
+    checkFd(fd, "TcpStream.fromFd");
+    let scheduler;
+    try {
+      scheduler = threadScheduler(); // the first use creates the reactor: may fail (EMFILE)
+    } catch (error) {
+      libc.close(fd);
+      throw error;
+    }
+    return new TcpStream(adoptFd(fd, scheduler, "TcpStream"), null);
   }
 
   /**
@@ -499,7 +499,7 @@ export class TcpStream {
    * Halts from another thread's task and after close.
    */
   intoFd(): number {
-    return this.#core.release();
+    return this.#io.release();
   }
 
   /**
@@ -508,6 +508,6 @@ export class TcpStream {
    * still sent (no SO_LINGER). Halts when called from another thread's task.
    */
   close(): void {
-    this.#core.close();
+    this.#io.close();
   }
 }

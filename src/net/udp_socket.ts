@@ -10,8 +10,6 @@
 
 import {
   decodeSockAddr,
-  EAGAIN,
-  EINTR,
   formatSocketAddr,
   libc,
   MAX_IO_LEN,
@@ -25,8 +23,10 @@ import {
 import { threadScheduler } from "../sched/current.ts";
 import type { Operation } from "../sched/types.ts";
 import { type AddrLike, localAddrOf, peerAddrOf, toSocketAddr } from "./addr.ts";
+import { adoptFd, type AsyncFd } from "./async_fd.ts";
+import { byteLength, checkBytes, notBytes } from "./check.ts";
 import { namedTarget, nameNeedsLookup, resolveNamed } from "./resolve.ts";
-import { openSocketFd, sockAddrBytes, SocketCore } from "./socket.ts";
+import { openSocketFd, sockAddrBytes } from "./socket.ts";
 
 /** What {@linkcode UdpSocket.recvFrom} returns. */
 export interface Datagram {
@@ -55,14 +55,14 @@ export interface Received {
  * sending) at once halt (`socket-waited-on-twice`).
  */
 export class UdpSocket {
-  readonly #core: SocketCore;
+  readonly #io: AsyncFd;
   readonly #family: "ipv4" | "ipv6";
   readonly #addrBuf = new Uint8Array(SOCKADDR_STORAGE_SIZE);
   readonly #addrLen = new Uint32Array(1);
   #local: SocketAddr | null = null;
 
-  private constructor(core: SocketCore, family: "ipv4" | "ipv6") {
-    this.#core = core;
+  private constructor(io: AsyncFd, family: "ipv4" | "ipv6") {
+    this.#io = io;
     this.#family = family;
   }
 
@@ -83,14 +83,14 @@ export class UdpSocket {
     if (named !== null) throw nameNeedsLookup("UdpSocket.bind", named);
     const target = toSocketAddr(addr);
     const [sa, saLen] = sockAddrBytes(target);
-    threadScheduler(); // created before the fd, so its failure leaks nothing
+    const scheduler = threadScheduler(); // made before the fd, so its failure leaks nothing
     const fd = openSocketFd(target, SOCK_DGRAM);
     if (libc.bind(fd, sa, saLen) < 0) {
       const e = libc.errno();
       libc.close(fd);
       throw sysError("bind", e);
     }
-    return new UdpSocket(SocketCore.forThisThread(fd, "UdpSocket"), target.family);
+    return new UdpSocket(adoptFd(fd, scheduler, "UdpSocket"), target.family);
   }
 
   #target(addr: AddrLike): [Uint8Array, number] {
@@ -119,25 +119,20 @@ export class UdpSocket {
    * a name throws `ResolveError` with code `"ENOHOSTLOOP"`.
    */
   *sendTo(buf: Uint8Array, addr: AddrLike): Operation<number> {
-    const core = this.#core;
-    const task = core.task("sendTo");
+    checkBytes(buf, "sendTo");
+    this.#io.fdFor("sendTo");
     const named = namedTarget(addr);
     const [sa, saLen] = this.#target(
-      named === null ? addr : (yield* resolveNamed(named, this.#family === "ipv4" ? 4 : 6))[0],
+      named === null ? addr : (yield* resolveNamed(named, this.#family === "ipv4" ? 4 : 6))[0]!,
     );
     if (buf.length > MAX_IO_LEN) throw new RangeError(`sendTo: datagram too large: ${buf.length}`);
-    const source = core.source;
-    for (;;) {
-      if (source.writable) {
-        const n = libc.sendto(core.fd, buf, buf.length, MSG_NOSIGNAL, sa, saLen);
-        if (n >= 0) return n;
-        const e = libc.errno();
-        if (e === EINTR) continue;
-        if (e !== EAGAIN) throw sysError("sendto", e);
-        source.writable = false;
-      }
-      yield* core.waitReady(task, "sendTo", true);
-    }
+    const fd = this.#io.fd;
+    return yield* this.#io.writeWith(
+      "sendTo",
+      () => libc.sendto(fd, buf, buf.length, MSG_NOSIGNAL, sa, saLen),
+      0,
+      "sendto",
+    );
   }
 
   /**
@@ -151,25 +146,22 @@ export class UdpSocket {
    * outside a task, after close, or from another thread.
    */
   *recvFrom(buf: Uint8Array): Operation<Datagram> {
-    const core = this.#core;
-    const task = core.task("recvFrom");
-    const len = buf.length > MAX_IO_LEN ? MAX_IO_LEN : buf.length;
-    const source = core.source;
-    for (;;) {
-      if (source.readable) {
-        this.#addrLen[0] = SOCKADDR_STORAGE_SIZE;
-        const size = libc.recvfrom(core.fd, buf, len, MSG_TRUNC, this.#addrBuf, this.#addrLen);
-        if (size >= 0) {
-          const addr = decodeSockAddr(this.#addrBuf, this.#addrLen[0]);
-          return { n: size > len ? len : size, addr, truncated: size > len, size };
-        }
-        const e = libc.errno();
-        if (e === EINTR) continue;
-        if (e !== EAGAIN) throw sysError("recvfrom", e);
-        source.readable = false;
-      }
-      yield* core.waitReady(task, "recvFrom", false);
-    }
+    const len = byteLength(buf);
+    if (len < 0) throw notBytes("recvFrom", buf);
+    const fd = this.#io.fd;
+    const addrBuf = this.#addrBuf;
+    const addrLen = this.#addrLen;
+    const size = yield* this.#io.readWith(
+      "recvFrom",
+      () => {
+        addrLen[0] = SOCKADDR_STORAGE_SIZE;
+        return libc.recvfrom(fd, buf, len, MSG_TRUNC, addrBuf, addrLen);
+      },
+      0,
+      "recvfrom",
+    );
+    const addr = decodeSockAddr(addrBuf, addrLen[0]!);
+    return { n: size > len ? len : size, addr, truncated: size > len, size };
   }
 
   /**
@@ -180,11 +172,11 @@ export class UdpSocket {
    * from another thread.
    */
   connect(addr: AddrLike): void {
-    this.#core.checkSync("connect");
+    this.#io.fdFor("connect");
     const named = namedTarget(addr);
     if (named !== null) throw nameNeedsLookup("UdpSocket.connect", named);
     const [sa, saLen] = this.#target(addr);
-    if (libc.connect(this.#core.fd, sa, saLen) < 0) throw sysError("connect", libc.errno());
+    if (libc.connect(this.#io.fd, sa, saLen) < 0) throw sysError("connect", libc.errno());
   }
 
   /**
@@ -193,21 +185,13 @@ export class UdpSocket {
    * unreachable). Otherwise as {@linkcode sendTo}.
    */
   *send(buf: Uint8Array): Operation<number> {
-    const core = this.#core;
-    const task = core.task("send");
+    checkBytes(buf, "send");
     if (buf.length > MAX_IO_LEN) throw new RangeError(`send: datagram too large: ${buf.length}`);
-    const source = core.source;
-    for (;;) {
-      if (source.writable) {
-        const n = libc.send(core.fd, buf, buf.length, MSG_NOSIGNAL);
-        if (n >= 0) return n;
-        const e = libc.errno();
-        if (e === EINTR) continue;
-        if (e !== EAGAIN) throw sysError("send", e);
-        source.writable = false;
-      }
-      yield* core.waitReady(task, "send", true);
-    }
+    const fd = this.#io.fd;
+    return yield* this.#io.writeWith(
+      "send",
+      () => libc.send(fd, buf, buf.length, MSG_NOSIGNAL),
+    );
   }
 
   /**
@@ -215,43 +199,33 @@ export class UdpSocket {
    * whether it was truncated. Otherwise as {@linkcode recvFrom}.
    */
   *recv(buf: Uint8Array): Operation<Received> {
-    const core = this.#core;
-    const task = core.task("recv");
-    const len = buf.length > MAX_IO_LEN ? MAX_IO_LEN : buf.length;
-    const source = core.source;
-    for (;;) {
-      if (source.readable) {
-        const size = libc.recv(core.fd, buf, len, MSG_TRUNC);
-        if (size >= 0) return { n: size > len ? len : size, truncated: size > len };
-        const e = libc.errno();
-        if (e === EINTR) continue;
-        if (e !== EAGAIN) throw sysError("recv", e);
-        source.readable = false;
-      }
-      yield* core.waitReady(task, "recv", false);
-    }
+    const len = byteLength(buf);
+    if (len < 0) throw notBytes("recv", buf);
+    const fd = this.#io.fd;
+    const size = yield* this.#io.readWith("recv", () => libc.recv(fd, buf, len, MSG_TRUNC));
+    return { n: size > len ? len : size, truncated: size > len };
   }
 
   /** The bound address (the real port when bound to port 0). Halts after close. */
   get localAddr(): SocketAddr {
-    this.#core.checkSync("localAddr");
-    return this.#local ??= localAddrOf(this.#core.fd);
+    this.#io.fdFor("localAddr");
+    return this.#local ??= localAddrOf(this.#io.fd);
   }
 
   /** The connected peer's address; throws `SysError` `ENOTCONN` if not connected. Halts after close. */
   get peerAddr(): SocketAddr {
-    this.#core.checkSync("peerAddr");
-    return peerAddrOf(this.#core.fd);
+    this.#io.fdFor("peerAddr");
+    return peerAddrOf(this.#io.fd);
   }
 
   /** The file descriptor (for diagnostics; strom still owns and closes it). */
   get fd(): number {
-    return this.#core.fd;
+    return this.#io.fd;
   }
 
   /** Whether {@linkcode close} was called. */
   get closed(): boolean {
-    return this.#core.closed;
+    return this.#io.closed;
   }
 
   /**
@@ -259,6 +233,6 @@ export class UdpSocket {
    * `SocketClosedError`. Halts when called from another thread's task.
    */
   close(): void {
-    this.#core.close();
+    this.#io.close();
   }
 }

@@ -136,8 +136,8 @@ export function restoreShared(
   buffers: SharedArrayBuffer[],
 ): void {
   for (const [i, at, kind, offset, length] of refs) {
-    const buffer = buffers[at];
-    args[i] = kind === "SharedArrayBuffer" ? buffer : new VIEWS[kind](buffer, offset, length);
+    const buffer = buffers[at]!;
+    args[i] = kind === "SharedArrayBuffer" ? buffer : new VIEWS[kind]!(buffer, offset, length);
   }
 }
 
@@ -396,7 +396,7 @@ const BUILTIN: Record<string, ErrorConstructor> = {
 /** Re-creates an error from {@linkcode errorShape}: same name, message and stack. */
 export function reviveError(shape: ErrorShape): Error {
   // Own keys only: a name like "constructor" must not find Object's.
-  const Ctor = Object.hasOwn(BUILTIN, shape.name) ? BUILTIN[shape.name] : Error;
+  const Ctor = Object.hasOwn(BUILTIN, shape.name) ? BUILTIN[shape.name]! : Error;
   const error = new Ctor(shape.message);
   if (error.name !== shape.name) {
     Object.defineProperty(error, "name", { value: shape.name, configurable: true, writable: true });

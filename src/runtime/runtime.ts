@@ -440,7 +440,7 @@ export class Runtime {
         return;
       }
       case "done": {
-        if (!this.#slots[index].alive) return; // written off: its tasks already failed
+        if (!this.#slots[index]!.alive) return; // written off: its tasks already failed
         // Tasks started with buffers the worker had (in use by its other
         // tasks): the host's copies are not needed.
         for (const id of msg.taken) if (!this.#held.delete(id)) this.#takenEarly.add(id);
@@ -458,13 +458,13 @@ export class Runtime {
         return;
       }
       case "crashed": {
-        if (!this.#slots[index].alive) return; // written off already
+        if (!this.#slots[index]!.alive) return; // written off already
         const cause = reviveError(msg.error);
         this.#fail(index, cause, msg.ids);
         return;
       }
       case "exited": {
-        const slot = this.#slots[index];
+        const slot = this.#slots[index]!;
         if (slot.gone) return;
         slot.alive = false;
         this.#gone(slot);
@@ -477,7 +477,7 @@ export class Runtime {
   // Posts task `id`'s buffers on worker `index`'s port, then rings it: its
   // loop reads the port when it wakes (see worker_main.ts).
   #deliver(index: number, id: number, buffers: SharedArrayBuffer[]): void {
-    const slot = this.#slots[index];
+    const slot = this.#slots[index]!;
     if (!slot.alive) return; // its tasks failed with it
     slot.port.postMessage({ id, buffers } satisfies SharesDelivery);
     this.#control.ring(index);
@@ -515,7 +515,7 @@ export class Runtime {
 
   // The worker's loop failed; it still ends itself (cancels, closes its fds).
   #fail(index: number, cause: Error, ids: number[]): void {
-    this.#slots[index].alive = false;
+    this.#slots[index]!.alive = false;
     const error = new WorkerCrashedError(index, cause);
     this.#control.count("failed", ids.length);
     for (const id of ids) {
@@ -531,7 +531,7 @@ export class Runtime {
   // thread exited, or it did not stop and is terminated): fail its tasks at
   // once, and once its thread is gone, close the reactor fds it left open.
   #workerLost(index: number, cause: Error): void {
-    const slot = this.#slots[index];
+    const slot = this.#slots[index]!;
     if (!slot.alive) return;
     this.#control.disown(index);
     this.#fail(index, cause, this.#control.runningIds(index));
@@ -732,7 +732,7 @@ export class Runtime {
         this.#control.setHostRoomWaiter(true);
         const seq = this.#control.roomSeq;
         while (this.#waiting.length > 0) {
-          const w = this.#waiting[0];
+          const w = this.#waiting[0]!;
           this.#pending.set(w.id, w);
           const status = this.#enqueue(w.id, w.bytes, w.buffers);
           if (status === "full") {

@@ -95,8 +95,8 @@ export class RuntimeControl {
   constructor(buffer: SharedArrayBuffer) {
     this.buffer = buffer;
     this.words = new Int32Array(buffer);
-    this.workers = this.words[this.words.length - 2];
-    this.maxTasksPerWorker = this.words[this.words.length - 1];
+    this.workers = this.words[this.words.length - 2]!;
+    this.maxTasksPerWorker = this.words[this.words.length - 1]!;
     this.#tableBase = GLOBAL_WORDS + this.workers * WORKER_WORDS;
   }
 

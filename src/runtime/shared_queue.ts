@@ -93,7 +93,7 @@ export class SharedQueue {
 
   /** The most records the queue holds. */
   get capacity(): number {
-    return this.#words[CAPACITY];
+    return this.#words[CAPACITY]!;
   }
 
   /** The records in the queue now (read without the lock: a snapshot). */
@@ -122,10 +122,10 @@ export class SharedQueue {
     const w = this.#words;
     this.#lock();
     try {
-      const count = w[COUNT];
-      if (count >= w[CAPACITY]) return "full";
-      const head = w[HEAD];
-      const tail = w[TAIL];
+      const count = w[COUNT]!;
+      if (count >= w[CAPACITY]!) return "full";
+      const head = w[HEAD]!;
+      const tail = w[TAIL]!;
       let at: number;
       if (count === 0 || tail > head) {
         if (tail + size <= this.#bytes) at = tail;
@@ -155,12 +155,12 @@ export class SharedQueue {
     const w = this.#words;
     this.#lock();
     try {
-      const count = w[COUNT];
+      const count = w[COUNT]!;
       if (count === 0) return null;
-      let head = w[HEAD];
+      let head = w[HEAD]!;
       if (head === this.#bytes || this.#ringWords[head >> 2] === WRAP) head = 0;
-      const length = this.#ringWords[head >> 2];
-      const id = this.#ringWords[(head >> 2) + 1];
+      const length = this.#ringWords[head >> 2]!;
+      const id = this.#ringWords[(head >> 2) + 1]!;
       const start = head + RECORD_HEADER;
       // slice() of a shared view copies into a fresh unshared buffer.
       const payload = this.#ring.slice(start, start + length);

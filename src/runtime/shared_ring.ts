@@ -100,14 +100,14 @@ export class SharedRing {
     }
     this.buffer = buffer;
     this.#words = new Int32Array(buffer, 0, HEADER_WORDS);
-    this.#bytes = this.#words[BYTES];
+    this.#bytes = this.#words[BYTES]!;
     this.#ring = new Uint8Array(buffer, HEADER_BYTES, this.#bytes);
     this.#ringWords = new Int32Array(buffer, HEADER_BYTES, this.#bytes / 4);
     this.#view = new DataView(buffer, HEADER_BYTES, this.#bytes);
   }
 
   get capacity(): number {
-    return this.#words[CAPACITY];
+    return this.#words[CAPACITY]!;
   }
 
   /** The records in the ring now (a snapshot). */
@@ -140,10 +140,10 @@ export class SharedRing {
     this.#lock();
     try {
       if (w[CLOSED] === 1) return "closed";
-      const count = w[COUNT];
-      if (count >= w[CAPACITY]) return "full";
-      const head = w[HEAD];
-      const tail = w[TAIL];
+      const count = w[COUNT]!;
+      if (count >= w[CAPACITY]!) return "full";
+      const head = w[HEAD]!;
+      const tail = w[TAIL]!;
       let at: number;
       if (count === 0 || tail > head) {
         if (tail + size <= this.#bytes) at = tail;
@@ -178,13 +178,13 @@ export class SharedRing {
     const w = this.#words;
     this.#lock();
     try {
-      const count = w[COUNT];
+      const count = w[COUNT]!;
       if (count === 0) return null;
-      let head = w[HEAD];
+      let head = w[HEAD]!;
       if (head === this.#bytes || this.#ringWords[head >> 2] === WRAP) head = 0;
-      let length = this.#ringWords[head >> 2];
+      let length = this.#ringWords[head >> 2]!;
       const out = this.#out;
-      out.tag = this.#ringWords[(head >> 2) + 1];
+      out.tag = this.#ringWords[(head >> 2) + 1]!;
       const start = head + RECORD_HEADER;
       if (length === NUMBER_LENGTH) {
         length = 8;

@@ -358,7 +358,7 @@ class WorkerLoop {
     const ids = payload.bufferIds!;
     ids.forEach((bufferId, k) => {
       const entry = this.#inUse.get(bufferId);
-      if (entry === undefined) this.#inUse.set(bufferId, { buffer: buffers[k], uses: 1 });
+      if (entry === undefined) this.#inUse.set(bufferId, { buffer: buffers[k]!, uses: 1 });
       else entry.uses++;
     });
     this.#slotBuffers[slot] = ids; // released by #report, however the task ends

@@ -88,7 +88,7 @@ export function* runGroup<R>(
   const group = new TaskGroup(scheduler, parent, settle, tasks.length);
   try {
     for (let i = 0; i < tasks.length; i++) {
-      const child = scheduler.spawn(tasks[i], false);
+      const child = scheduler.spawn(tasks[i]!, false);
       child.group = group;
       child.slot = i;
       group.children[i] = child;

@@ -40,14 +40,7 @@ export class Slab<T> {
     }
     this.#records[index] = record;
     this.#size++;
-    return (this.#generations[index] << 24) | index;
-  }
-
-  /** The record with this id, or `undefined` if it was removed. */
-  get(id: number): T | undefined {
-    const index = id & INDEX_MASK;
-    if (this.#generations[index] !== id >>> 24) return undefined;
-    return this.#records[index];
+    return (this.#generations[index]! << 24) | index;
   }
 
   /** Removes the record with this id; a stale id is ignored. */

@@ -58,7 +58,7 @@ export class TimerHeap<T, E extends HeapEntry<T> = Timer<T>> {
 
   /** The earliest deadline, or `Infinity` when no timer is pending. */
   get nextDeadline(): number {
-    return this.#timers.length === 0 ? Infinity : this.#deadlines[0];
+    return this.#timers.length === 0 ? Infinity : this.#deadlines[0]!;
   }
 
   /** Adds a timer for `owner` at `deadline` and returns it. */
@@ -84,7 +84,7 @@ export class TimerHeap<T, E extends HeapEntry<T> = Timer<T>> {
 
   /** The deadline of a pending `timer`, or NaN. */
   deadlineOf(timer: HeapEntry<T>): number {
-    return timer.heapIndex >= 0 ? this.#deadlines[timer.heapIndex] : NaN;
+    return timer.heapIndex >= 0 ? this.#deadlines[timer.heapIndex]! : NaN;
   }
 
   /** Removes `timer` if it is pending; a fired or cancelled timer is ignored. */
@@ -95,15 +95,15 @@ export class TimerHeap<T, E extends HeapEntry<T> = Timer<T>> {
     const lastIndex = this.#timers.length - 1;
     const last = this.#timers.pop()!;
     if (i === lastIndex) return;
-    this.#place(i, last, this.#deadlines[lastIndex], this.#seqs[lastIndex]);
+    this.#place(i, last, this.#deadlines[lastIndex]!, this.#seqs[lastIndex]!);
     this.#down(i);
     this.#up(last.heapIndex);
   }
 
   /** Removes and returns the earliest timer if its deadline is at or before `now`. */
   popExpired(now: number): E | undefined {
-    if (this.#timers.length === 0 || this.#deadlines[0] > now) return undefined;
-    const top = this.#timers[0];
+    if (this.#timers.length === 0 || this.#deadlines[0]! > now) return undefined;
+    const top = this.#timers[0]!;
     this.cancel(top);
     return top;
   }
@@ -128,14 +128,14 @@ export class TimerHeap<T, E extends HeapEntry<T> = Timer<T>> {
     const timers = this.#timers;
     const deadlines = this.#deadlines;
     const seqs = this.#seqs;
-    const timer = timers[i];
-    const deadline = deadlines[i];
-    const seq = seqs[i];
+    const timer = timers[i]!;
+    const deadline = deadlines[i]!;
+    const seq = seqs[i]!;
     while (i > 0) {
       const parent = (i - 1) >> 1;
-      const pd = deadlines[parent];
-      if (pd < deadline || (pd === deadline && seqs[parent] < seq)) break;
-      this.#place(i, timers[parent], pd, seqs[parent]);
+      const pd = deadlines[parent]!;
+      if (pd < deadline || (pd === deadline && seqs[parent]! < seq)) break;
+      this.#place(i, timers[parent]!, pd, seqs[parent]!);
       i = parent;
     }
     this.#place(i, timer, deadline, seq);
@@ -146,21 +146,21 @@ export class TimerHeap<T, E extends HeapEntry<T> = Timer<T>> {
     const deadlines = this.#deadlines;
     const seqs = this.#seqs;
     const n = timers.length;
-    const timer = timers[i];
-    const deadline = deadlines[i];
-    const seq = seqs[i];
+    const timer = timers[i]!;
+    const deadline = deadlines[i]!;
+    const seq = seqs[i]!;
     for (;;) {
       let child = 2 * i + 1;
       if (child >= n) break;
       const right = child + 1;
       if (
         right < n
-        && (deadlines[right] < deadlines[child]
-          || (deadlines[right] === deadlines[child] && seqs[right] < seqs[child]))
+        && (deadlines[right]! < deadlines[child]!
+          || (deadlines[right] === deadlines[child] && seqs[right]! < seqs[child]!))
       ) child = right;
-      const cd = deadlines[child];
-      if (cd > deadline || (cd === deadline && seqs[child] > seq)) break;
-      this.#place(i, timers[child], cd, seqs[child]);
+      const cd = deadlines[child]!;
+      if (cd > deadline || (cd === deadline && seqs[child]! > seq)) break;
+      this.#place(i, timers[child]!, cd, seqs[child]!);
       i = child;
     }
     this.#place(i, timer, deadline, seq);

@@ -205,7 +205,7 @@ export class Channel<T> {
     }
     this.#handed--;
     let i = this.#returned.length;
-    while (i > 0 && this.#returned[i - 1].seq > h.seq) i--;
+    while (i > 0 && this.#returned[i - 1]!.seq > h.seq) i--;
     this.#returned.splice(i, 0, h);
   }
 

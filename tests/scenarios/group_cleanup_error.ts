@@ -6,6 +6,7 @@ function* stubborn(name: string): Task<void> {
   try {
     yield* sleep(60_000);
   } finally {
+    // deno-lint-ignore no-unsafe-finally -- the failing cleanup under test
     throw new Error(`cleanup of ${name} failed`);
   }
 }

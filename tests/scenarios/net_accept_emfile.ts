@@ -15,6 +15,7 @@ import {
   TcpStream,
 } from "../../mod.ts";
 import { decodeRlimit, EFD_CLOEXEC, encodeRlimit, libc, RLIMIT_NOFILE } from "../../src/ffi/mod.ts";
+import { testLibc } from "../helpers/test_libc.ts";
 
 function* echo(conn: TcpStream): Task<void> {
   const buf = new Uint8Array(256);
@@ -46,7 +47,7 @@ function lowestFreeFd(): number {
 }
 
 const rl = new Uint8Array(16);
-if (libc.getrlimit(RLIMIT_NOFILE, rl) !== 0) throw new Error("getrlimit failed");
+if (testLibc.getrlimit(RLIMIT_NOFILE, rl) !== 0) throw new Error("getrlimit failed");
 const original = decodeRlimit(rl);
 
 const listener = TcpListener.bind("127.0.0.1:0", { backlog: 16 });
@@ -62,7 +63,7 @@ run(function*(): Task<void> {
   // From now on no fd can be opened: accepting B meets EMFILE.
   const limit = lowestFreeFd();
   encodeRlimit(limit, original.hard, rl);
-  if (libc.setrlimit(RLIMIT_NOFILE, rl) !== 0) throw new Error("setrlimit failed");
+  if (testLibc.setrlimit(RLIMIT_NOFILE, rl) !== 0) throw new Error("setrlimit failed");
   const server = yield* spawn(acceptOne());
   let rounds = 0;
   try {
@@ -74,7 +75,8 @@ run(function*(): Task<void> {
     }
   } finally {
     encodeRlimit(original.soft, original.hard, rl);
-    if (libc.setrlimit(RLIMIT_NOFILE, rl) !== 0) throw new Error("setrlimit (restore) failed");
+    // deno-lint-ignore no-unsafe-finally -- a limit not restored must end the scenario
+    if (testLibc.setrlimit(RLIMIT_NOFILE, rl) !== 0) throw new Error("setrlimit (restore) failed");
   }
   const backoffs = listener.acceptBackoffs;
   if (backoffs < 1) throw new Error("accept never met EMFILE");
