@@ -128,7 +128,10 @@ test(`examples/echo.ts under ${FD_LIMIT} fds: ${SLOW} silent peers are cut off i
   let peers: Awaited<ReturnType<typeof slowPeers>> | null = null;
   try {
     peers = await slowPeers(port, null, null);
-    assert.equal(await realClient(port, "ping", 4), "ping");
+    const echoed = await realClient(port, "ping", 4).catch((e: Error) => {
+      throw new Error(`${e.message}; server stdout: ${child.stdout}; stderr: ${child.stderr}`);
+    });
+    assert.equal(echoed, "ping");
     await within(SERVED_WITHIN_MS, "every silent peer closed", peers.closedByServer);
   } finally {
     peers?.stop();
