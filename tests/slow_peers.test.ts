@@ -128,7 +128,8 @@ test(`examples/echo.ts under ${FD_LIMIT} fds: ${SLOW} silent peers are cut off i
   let peers: Awaited<ReturnType<typeof slowPeers>> | null = null;
   try {
     peers = await slowPeers(port, null, null);
-    const echoed = await realClient(port, "ping", 4).catch((e: Error) => {
+    const echoed = await realClient(port, "ping", 4).catch(async (e: Error) => {
+      await child.kill(); // its shutdown line counts the connections it closed
       throw new Error(`${e.message}; server stdout: ${child.stdout}; stderr: ${child.stderr}`);
     });
     assert.equal(echoed, "ping");

@@ -58,22 +58,27 @@ export class PollReactor extends WaiterBook implements Reactor {
   }
 
   watchFds(out: PollFds): number {
+    // Drop the sources whose waiters left first: each pollfd counts against
+    // nfds even with fd -1, and ppoll fails with EINVAL once nfds exceeds
+    // RLIMIT_NOFILE. Left in, they did: examples/echo.ts under `ulimit -n
+    // 256` (tests/slow_peers.test.ts) died with "ppoll failed: EINVAL" when
+    // a wave of idle connections closed and new ones were accepted between
+    // two waits. Compacted, nfds is at most the open fds waited on + 1.
+    this.#compact();
     out.set(0, this.#wake.fd, POLLIN);
     let n = 1;
     for (const source of this.#listed) {
       const events = (source.reader !== null ? POLLIN | POLLRDHUP : 0)
         | (source.writer !== null ? POLLOUT : 0);
-      // A source whose waiters left stays listed with no events; poll skips
-      // negative fds, so it costs nothing until the list is compacted.
-      out.set(n++, events === 0 ? -1 : source.fd, events);
+      out.set(n++, source.fd, events);
     }
     return n;
   }
 
   wait(timeoutNs: number): boolean {
-    const listed = this.#listed;
     const fds = this.#fds;
     const n = this.watchFds(fds);
+    const listed = this.#listed;
     let timeout: Uint8Array | null = null;
     if (timeoutNs >= 0) {
       encodeTimespec(timeoutNs, this.#timespec);
@@ -90,7 +95,6 @@ export class PollReactor extends WaiterBook implements Reactor {
       if ((rev & READ_EVENTS) !== 0 && source.reader !== null) this.readyToRead(source);
       if ((rev & WRITE_EVENTS) !== 0 && source.writer !== null) this.readyToWrite(source);
     }
-    this.#compact();
     return woken;
   }
 
