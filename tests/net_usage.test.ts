@@ -64,8 +64,16 @@ test("accept survives a failed epoll registration (ENOSPC): closes that fd, back
     const injected = readFileSync(trace, "utf8").split("\n").filter((l) => /INJECTED/.test(l));
     assert.equal(injected.length, 2, `two registrations failed: ${injected.join("\n")}`);
     assert.ok(injected.every((l) => /EPOLL_CTL_ADD/.test(l)), injected.join("\n"));
-    assert.deepEqual(outcomes, ["dropped", "dropped", "echoed", "echoed"]);
-    assert.ok(Number(m[1]) >= 2, `one back-off per failed registration: ${m[1]}`);
+    // Usually both injected failures hit the registrations of the first two
+    // accepted fds. The host may make an epoll_ctl call of its own on this
+    // thread while strace watches (seen once on Deno), which takes one of
+    // them: then one connection is dropped, not two. Either way every
+    // dropped connection is one back-off of the listener, and the
+    // connections after them are served.
+    const dropped = outcomes.filter((o) => o === "dropped").length;
+    assert.ok(dropped >= 1, `outcomes: ${outcomes}`);
+    assert.deepEqual(outcomes, [...Array(dropped).fill("dropped"), "echoed", "echoed"]);
+    assert.equal(Number(m[1]), dropped, `one back-off per dropped connection: ${m[1]}`);
     assert.ok(Number(m[2]) <= 0, `fds leaked: ${m[2]}`);
   } finally {
     await child.kill();

@@ -67,6 +67,43 @@ test("while tasks stay ready, the wake fd is still polled: another thread's door
   }
 });
 
+test("a turn that heard the wake fd between task steps returns instead of sleeping", () => {
+  // The lost wake-up behind a runtime worker missing a shutdown or a new task:
+  // a fair poll between the steps of one turn takes the eventfd's edge, the
+  // ready tasks all end in that turn, and the turn must not then sleep (the
+  // kernel would not report the edge again).
+  const scheduler = threadScheduler();
+  let heard = 0;
+  scheduler.externalHolds++;
+  scheduler.onExternalWake = () => heard++;
+  const tasks = [];
+  try {
+    // Enough one-step tasks that one turn outlasts many fair polls (one every
+    // FAIR_POLL_MS of steps) on any machine; the first rings the doorbell.
+    for (let i = 0; i < 100_000; i++) {
+      const task = scheduler.spawn(
+        // deno-lint-ignore require-yield
+        function*() {
+          if (i === 0) ringWakeFd(scheduler.reactor.wakeFd);
+        }(),
+        true,
+      );
+      task.observed = true;
+      tasks.push(task);
+    }
+    const started = now();
+    scheduler.turn(60_000); // with the wake lost: a minute asleep
+    const slept = now() - started;
+    assert.ok(tasks.every((t) => t.done), "every task ran in the turn");
+    assert.equal(heard, 1, "the doorbell was heard between the steps");
+    assert.ok(scheduler.wakeHeard, "the turn says it heard it");
+    assert.ok(slept < 30_000, `the turn slept: ${slept} ms`);
+  } finally {
+    scheduler.externalHolds--;
+    scheduler.onExternalWake = null;
+  }
+});
+
 test("a submit waiting for room is woken on its worker although a task there loops on yieldNow", async () => {
   // Issue 9 item 3 on a real runtime: the room opens (the worker takes the
   // first queued task) and the worker's eventfd rings, but its ready queue

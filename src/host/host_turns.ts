@@ -95,6 +95,10 @@ export class HostTurns {
     this.#checkpoints = 0;
     s.turn(0, until);
     if (until !== null && until.done) return undefined;
+    // The wake fd rang (its edge is taken): the driver looks at what another
+    // thread announced (a runtime worker: a task, a shutdown) before any
+    // off-thread wait, which would not hear it again.
+    if (s.wakeHeard) return undefined;
     if (s.ready.length > 0) {
       if (s.now() - this.#sliceStart >= HOST_SLICE_MS) return this.#yield();
       return undefined;

@@ -307,6 +307,14 @@ export class Scheduler {
   beforeWait: (() => void) | null = null;
   /** Called when another thread signalled the reactor's wake fd. */
   onExternalWake: (() => void) | null = null;
+  /**
+   * The wake fd rang during the current turn (set by every reactor wait,
+   * the fair polls between task steps included). A turn that heard it
+   * returns before its sleeping wait: its driver (a runtime worker's loop)
+   * must look at what the other thread announced (a new task, a shutdown)
+   * before it sleeps, or the wake-up is lost.
+   */
+  wakeHeard = false;
   /** Whether `run` is driving this scheduler. */
   driving = false;
   /**
@@ -657,7 +665,10 @@ export class Scheduler {
    */
   waitForEvents(timeoutNs: number): void {
     if (this.beforeWait !== null) this.beforeWait();
-    if (this.reactor.wait(timeoutNs) && this.onExternalWake !== null) this.onExternalWake();
+    if (this.reactor.wait(timeoutNs)) {
+      this.wakeHeard = true;
+      if (this.onExternalWake !== null) this.onExternalWake();
+    }
   }
 
   /**
@@ -670,10 +681,14 @@ export class Scheduler {
    * a turn reads the clock once.
    */
   turn(maxWaitMs = Infinity, until: TaskRecord | null = null): void {
+    this.wakeHeard = false;
     this.runReady();
     if (until !== null && (until.flags & STATE) === DONE) return;
     const now = this.fireTimers();
     if (this.ready.length > 0) return;
+    // A fair poll between the steps took the wake fd's edge: sleeping now
+    // would lose it (the kernel will not report it again).
+    if (this.wakeHeard) return;
     const timeoutNs = this.waitTimeoutNs(now, maxWaitMs);
     // The wait looks at everything: the fair counters start again.
     this.#stepsSinceCheck = 0;
