@@ -7,15 +7,16 @@
 
 import type { ReactorKind } from "../io/reactor.ts";
 import { createReactor } from "../io/reactors.ts";
-import { Scheduler, type SchedulerOptions, type TaskRecord } from "./scheduler.ts";
-import { halt, Rule } from "./usage.ts";
+import { Scheduler, type SchedulerOptions } from "./scheduler.ts";
+import { existingScheduler, setThreadScheduler } from "./thread.ts";
 
-// One scheduler per thread: each Worker has its own instance of this module.
-let scheduler: Scheduler | null = null;
+// The slot and the task context live in thread.ts (a leaf module, so the
+// task record's `join` can reach them); re-exported here for the callers.
+export { beginWait, currentTask, existingScheduler } from "./thread.ts";
 
 /** This thread's scheduler, created (with the default reactor) on first use. */
 export function threadScheduler(): Scheduler {
-  return scheduler ??= new Scheduler(createReactor());
+  return existingScheduler() ?? setThreadScheduler(new Scheduler(createReactor()));
 }
 
 /**
@@ -37,41 +38,6 @@ export function initThreadScheduler(
   kind: ReactorKind,
   options: SchedulerOptions = {},
 ): Scheduler {
-  if (scheduler !== null) throw new Error("strom: this thread already has a scheduler");
-  return scheduler = new Scheduler(createReactor(kind), options);
-}
-
-/** This thread's scheduler if one was created, else null. */
-export function existingScheduler(): Scheduler | null {
-  return scheduler;
-}
-
-/**
- * The task that is running `op` right now. Halts (rule
- * `operation-outside-task`) when no strom task is running: the operation was
- * advanced by hand rather than through `yield*` inside a task.
- */
-export function currentTask(op: string): TaskRecord {
-  const task = scheduler?.current;
-  if (task == null || !task.running) {
-    halt(
-      Rule.OutsideTask,
-      `${op} was advanced outside a strom task (use it with yield* inside one)`,
-    );
-  }
-  if (task.suspendPending) {
-    halt(Rule.OutsideTask, `task ${task.id} advanced a strom operation by hand before ${op}`);
-  }
-  return task;
-}
-
-/**
- * Like {@linkcode currentTask}, and marks the task as about to suspend: the
- * leaf must now register its wake-up and `yield SUSPEND`. If it is advanced
- * by hand instead, the scheduler notices the mark was never cleared.
- */
-export function beginWait(op: string): TaskRecord {
-  const task = currentTask(op);
-  task.suspendPending = true;
-  return task;
+  if (existingScheduler() !== null) throw new Error("strom: this thread already has a scheduler");
+  return setThreadScheduler(new Scheduler(createReactor(kind), options));
 }

@@ -14,6 +14,7 @@
 
 import { libc, monotonicNowMs, PR_SET_TIMERSLACK } from "../ffi/mod.ts";
 import type { Reactor, Waiter } from "../io/reactor.ts";
+import { JoinHandle } from "./join.ts";
 import { ReadyQueue } from "./ready_queue.ts";
 import { Slab, SLAB_CAPACITY } from "./slab.ts";
 import { type HeapEntry, TimerHeap } from "./timer_heap.ts";
@@ -135,8 +136,10 @@ export interface ChildObserver {
  * Kept small (a million sleeping tasks are a million records): the state
  * and the booleans share one integer (`flags`), and one field holds what the
  * next resume delivers while the task lives and its result once it ended.
+ * A spawned task's record is also its {@linkcode JoinHandle}: a spawn
+ * allocates no handle.
  */
-export class TaskRecord implements Waiter {
+export class TaskRecord extends JoinHandle<unknown> implements Waiter {
   /** Slab id (index + generation). */
   id = -1;
   /** The state and the flags (see the bit constants above). */
@@ -148,8 +151,11 @@ export class TaskRecord implements Waiter {
    * (building an error with its stack costs microseconds on V8).
    */
   value: unknown = undefined;
-  /** Tasks waiting in `join()` for this one. */
-  joiners: TaskRecord[] | null = null;
+  /**
+   * Tasks waiting in `join()` for this one: the one joiner itself, or an
+   * array when several join (see addJoiner).
+   */
+  joiners: TaskRecord | TaskRecord[] | null = null;
   /** Told when this task ends: its awaitAll/awaitAny group, or a runtime worker. */
   group: ChildObserver | null = null;
   /**
@@ -157,9 +163,6 @@ export class TaskRecord implements Waiter {
    * many joiners its end woke that have not resumed yet.
    */
   slot = 0;
-  /** Neighbours in the scheduler's list of live root tasks. */
-  prevRoot: TaskRecord | null = null;
-  nextRoot: TaskRecord | null = null;
   /**
    * A sleeping task is its own timer (no Timer object per sleep): its
    * position in the scheduler's timer heap, or -1 (see `sleep`).
@@ -177,7 +180,49 @@ export class TaskRecord implements Waiter {
     /** A root task (run/spawn) rather than a child of a group. */
     isRoot: boolean,
   ) {
+    super();
     this.flags = isRoot ? READY | ROOT : READY;
+  }
+
+  /** Cancels the task (see {@linkcode Scheduler.cancel}). */
+  cancel(): void {
+    this.scheduler.cancel(this);
+  }
+
+  /** Registers `joiner` to be woken when this task ends. */
+  addJoiner(joiner: TaskRecord): void {
+    const joiners = this.joiners;
+    // One joiner is the common case: it needs no array.
+    if (joiners === null) this.joiners = joiner;
+    else if (Array.isArray(joiners)) joiners.push(joiner);
+    else this.joiners = [joiners, joiner];
+  }
+
+  /**
+   * A joiner left before resuming: deregisters it. Returns false when this
+   * task's end had already woken its joiners (the list is gone).
+   */
+  removeJoiner(joiner: TaskRecord): boolean {
+    const joiners = this.joiners;
+    if (joiners === null) return false;
+    if (joiners === joiner) {
+      this.joiners = null;
+    } else if (Array.isArray(joiners)) {
+      const i = joiners.indexOf(joiner);
+      if (i >= 0) joiners.splice(i, 1);
+    }
+    return true;
+  }
+
+  /**
+   * For a joiner, once done: marks the ending observed (no unjoined-error
+   * report) and returns the return value, or throws the error.
+   */
+  joinResult(): unknown {
+    const flags = this.flags | OBSERVED;
+    this.flags = flags;
+    if ((flags & ENDING_BITS) !== 0) throw this.result; // not Ending.Returned
+    return this.value;
   }
 
   /** Whether the task has finished. */
@@ -290,12 +335,6 @@ export class Scheduler {
   /** The task being resumed or cancelled right now. */
   current: TaskRecord | null = null;
   /**
-   * Root tasks still running, cancelled when `run` returns: an intrusive
-   * doubly-linked list through the records (a Set's hashing cost 40% of a
-   * spawn-and-join).
-   */
-  rootsHead: TaskRecord | null = null;
-  /**
    * What strom opened on this thread and not yet closed (sockets): closed by
    * {@linkcode closeOwned} when a runtime worker ends, so a task that leaked
    * a socket leaks no fd past the runtime.
@@ -363,11 +402,6 @@ export class Scheduler {
     claimGenerator(gen);
     const task = new TaskRecord(this, gen, isRoot);
     task.id = this.tasks.insert(task);
-    if (isRoot) {
-      task.nextRoot = this.rootsHead;
-      if (this.rootsHead !== null) this.rootsHead.prevRoot = task;
-      this.rootsHead = task;
-    }
     this.ready.push(task);
     return task;
   }
@@ -521,7 +555,6 @@ export class Scheduler {
       | (ending << ENDING_SHIFT);
     task.value = result;
     this.tasks.remove(task.id);
-    if ((flags & ROOT) !== 0) this.#unlinkRoot(task);
     if (task.endHooks !== null) runEndHooks(task);
     const joiners = task.joiners;
     if (joiners !== null) {
@@ -529,8 +562,13 @@ export class Scheduler {
       // Observed once a joiner resumes with it (see JoinHandle.join): one
       // cancelled before it runs must not swallow the error.
       // Each joiner reads the ending itself once it resumes.
-      task.slot = joiners.length;
-      for (const joiner of joiners) this.resume(joiner, false, undefined);
+      if (Array.isArray(joiners)) {
+        task.slot = joiners.length;
+        for (const joiner of joiners) this.resume(joiner, false, undefined);
+      } else {
+        task.slot = 1;
+        this.resume(joiners, false, undefined);
+      }
     }
     const group = task.group;
     if (group !== null) {
@@ -701,24 +739,31 @@ export class Scheduler {
     while ((task.flags & STATE) !== DONE) this.turn(Infinity, task);
   }
 
-  #unlinkRoot(task: TaskRecord): void {
-    if (task.prevRoot !== null) task.prevRoot.nextRoot = task.nextRoot;
-    else if (this.rootsHead === task) this.rootsHead = task.nextRoot;
-    if (task.nextRoot !== null) task.nextRoot.prevRoot = task.prevRoot;
-    task.prevRoot = task.nextRoot = null;
-  }
-
   /** Closes everything in {@linkcode owned} (each close removes itself). */
   closeOwned(): void {
     for (const resource of [...this.owned]) resource.close();
   }
 
-  /** Cancels every root task still running (used when `run` returns). */
+  /**
+   * Cancels every root task still running (used when `run` returns), the
+   * newest slots first. The live roots are found in the slab at this one
+   * moment rather than kept in a list through every spawn and end.
+   */
   cancelRoots(): void {
-    // Cancelling unlinks the task (and may end others): take the head anew.
-    // (No task runs when `run` returns; the check only guards the loop.)
-    for (let t = this.rootsHead; t !== null && !t.running; t = this.rootsHead) {
-      this.cancel(t);
+    // A finally block may spawn (spawn never waits), into any free slot:
+    // scan again until a pass cancels nothing. (No task runs when `run`
+    // returns; the running check only guards the loop.)
+    for (let cancelled = true; cancelled;) {
+      cancelled = false;
+      for (let i = this.tasks.span - 1; i >= 0; i--) {
+        const t = this.tasks.at(i);
+        if (t === undefined || (t.flags & ROOT) === 0) continue;
+        const state = t.flags & STATE;
+        if (state === READY || state === WAITING) {
+          this.cancel(t);
+          cancelled = true;
+        }
+      }
     }
   }
 }

@@ -26,6 +26,16 @@ export class Slab<T> {
     return this.#size;
   }
 
+  /** One more than the highest index ever used (the bound for {@linkcode at}). */
+  get span(): number {
+    return this.#records.length;
+  }
+
+  /** The record at slot `index` (not an id), or `undefined` if the slot is free. */
+  at(index: number): T | undefined {
+    return this.#records[index];
+  }
+
   /**
    * Stores `record` and returns its id. Throws a `RangeError` when all
    * {@linkcode SLAB_CAPACITY} slots are taken.

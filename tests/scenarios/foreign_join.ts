@@ -4,15 +4,16 @@
 import { run } from "../../mod.ts";
 import { createReactor } from "../../src/io/reactors.ts";
 import { Scheduler } from "../../src/sched/scheduler.ts";
-import { JoinHandle } from "../../src/sched/spawn.ts";
+import type { JoinHandle } from "../../src/sched/spawn.ts";
 
 const other = new Scheduler(createReactor());
-const foreign = new JoinHandle<number>(other.spawn(
+// A task's record is its handle.
+const foreign = other.spawn(
   function*() {
     return 1;
   }(),
   true,
-));
+) as unknown as JoinHandle<number>;
 run(function*() {
   yield* foreign.join();
 }());
