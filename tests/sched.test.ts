@@ -5,7 +5,7 @@ import { test } from "node:test";
 import {
   awaitAll,
   awaitAny,
-  type JoinHandle,
+  JoinHandle,
   now,
   type Operation,
   run,
@@ -467,6 +467,42 @@ test("the timer heap pops in (deadline, insertion) order after random inserts an
   }
   assert.ok(popped.every((p) => !cancelled.has(p.owner)));
   assert.equal(heap.popExpired(Infinity), undefined);
+});
+
+test("joiners that leave: the others still see the ending; with none left the error is reported", () => {
+  const r = runScenario("cancelled_joiners");
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /second got the value/);
+  assert.match(r.stdout, /first saw: failed with joiners left/);
+  assert.match(r.stdout, /third saw: failed with joiners left/);
+  assert.match(r.stdout, /main finished/);
+  assert.match(r.stderr, /nobody joined it: Error: failed after its only joiner left/);
+  assert.doesNotMatch(r.stderr, /failed with joiners left/);
+});
+
+test("run cancels every leftover root, in reused slots and spawned by a finally block", () => {
+  const log: string[] = [];
+  const handles: JoinHandle<void>[] = [];
+  function* sleeper(name: string, spawnWhenCancelled: boolean): Operation<void> {
+    try {
+      yield* sleep(60_000);
+    } finally {
+      log.push(name);
+      // spawn never waits, so a finally block may call it during cancellation.
+      if (spawnWhenCancelled) handles.push(yield* spawn(sleeper("never ran", false)));
+    }
+  }
+  runChecked(function*() {
+    // Ended tasks free their slots: the leftovers below reuse them.
+    for (let i = 0; i < 8; i++) yield* (yield* spawn(value(i))).join();
+    handles.push(yield* spawn(sleeper("a", true)));
+    for (let i = 0; i < 3; i++) handles.push(yield* spawn(sleeper(`b${i}`, false)));
+    yield* yieldNow(); // every sleeper waits
+  }());
+  assert.deepEqual(log.sort(), ["a", "b0", "b1", "b2"]);
+  assert.equal(handles.length, 5);
+  assert.ok(handles.every((h) => h.done), "every root ended before run returned");
+  assert.ok(handles.every((h) => h instanceof JoinHandle), "a handle is a JoinHandle");
 });
 
 test("the slab recognises stale ids after a slot is reused", () => {

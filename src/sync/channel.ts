@@ -9,7 +9,7 @@
 import { currentTask } from "../sched/current.ts";
 import { ReadyQueue } from "../sched/ready_queue.ts";
 import type { Operation } from "../sched/types.ts";
-import { waitIn, WaitList } from "./wait_list.ts";
+import { type WaitHooks, waitIn, WaitList } from "./wait_list.ts";
 
 /** Thrown by {@linkcode Channel.send} (and `trySend`) once the channel is closed. */
 export class ChannelClosedError extends Error {
@@ -78,6 +78,10 @@ export class Channel<T> {
   // Sequence numbers of values sent (only read for values handed over).
   #sent = 0;
   #closed = false;
+  // The hooks of a waiting recv and send: made once per channel, not per
+  // wait (an object and a closure per waiting task otherwise).
+  readonly #recvHooks: WaitHooks<Handed<T>> = { giveBack: (h) => this.#giveBack(h) };
+  readonly #sendHooks: WaitHooks<true> = { giveBack: () => this.#releaseRoom() };
 
   /**
    * Creates a channel holding at most `capacity` values (default 1). Throws a
@@ -109,7 +113,7 @@ export class Channel<T> {
     currentTask("send");
     for (;;) {
       if (this.trySend(value)) return;
-      const entry = yield* waitIn(this.#senders, "send", { giveBack: () => this.#releaseRoom() });
+      const entry = yield* waitIn(this.#senders, "send", this.#sendHooks);
       if (entry.granted) {
         this.#reserved--; // the room reserved for us
         if (this.#closed) throw new ChannelClosedError();
@@ -141,7 +145,7 @@ export class Channel<T> {
     for (;;) {
       const r = this.tryRecv();
       if (r !== null) return r;
-      const entry = yield* waitIn(this.#receivers, "recv", { giveBack: (h) => this.#giveBack(h) });
+      const entry = yield* waitIn(this.#receivers, "recv", this.#recvHooks);
       if (entry.granted) {
         this.#handed--;
         this.#roomOpened();

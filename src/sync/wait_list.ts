@@ -110,6 +110,9 @@ export interface WaitHooks<G> {
   unlinked?: (entry: Waiter<G>) => void;
 }
 
+// The hooks of a wait that has none: shared, not a new object per wait.
+const NO_HOOKS: WaitHooks<unknown> = Object.freeze({});
+
 /**
  * Suspends the calling task in `list` until it is granted or released, and
  * returns its entry (read `granted`/`grant`). `want` is what it asks for (a
@@ -121,7 +124,7 @@ export interface WaitHooks<G> {
 export function* waitIn<G>(
   list: WaitList<G>,
   op: string,
-  hooks: WaitHooks<G> = {},
+  hooks: WaitHooks<G> = NO_HOOKS as WaitHooks<G>,
   want = 1,
 ): Operation<Waiter<G>> {
   const task = beginWait(op);
