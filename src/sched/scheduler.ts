@@ -775,10 +775,17 @@ function runEndHooks(task: TaskRecord): void {
 }
 
 // Marks a generator strom has taken: giving one again (started or finished)
-// would resume it from the wrong place, so it halts instead. A symbol-keyed
-// property, not a WeakSet: a million-entry WeakSet makes every GC pay for its
-// ephemerons (measured: ~2x slower 1M-sleep runs on Deno).
-const CLAIMED = Symbol("strom.claimed");
+// would resume it from the wrong place, so it halts instead. The mark is
+// that the generator is no longer extensible:
+// - not a WeakSet: a million-entry WeakSet makes every GC pay for its
+//   ephemerons (measured: ~2x slower 1M-sleep runs on Deno);
+// - not a symbol-keyed property: on V8 the first property of a generator
+//   allocates a property array (40 B per task, kept as long as the task),
+//   measured 60-90 ns of a spawn + join on Deno, same process A/B (Bun: the
+//   property was ~25 ns cheaper; one way for both hosts).
+// The cost to the user: a property added to a generator after strom took
+// it throws (docs/model.md says so), and an iterator that was not
+// extensible to begin with is refused as reused.
 
 /** Throws a `TypeError` unless `gen` looks like a generator (bad input). */
 export function checkTask(gen: Task<unknown>): void {
@@ -793,9 +800,11 @@ export function checkTask(gen: Task<unknown>): void {
 }
 
 function claimGenerator(gen: Task<unknown>): void {
-  const marked = gen as unknown as { [CLAIMED]?: true };
-  if (marked[CLAIMED] === true) {
-    halt(Rule.ReusedGenerator, "a generator strom already ran was given to it again");
+  if (!Object.isExtensible(gen)) {
+    halt(
+      Rule.ReusedGenerator,
+      "a generator strom already took (or a non-extensible iterator) was given to it again",
+    );
   }
-  marked[CLAIMED] = true;
+  Object.preventExtensions(gen);
 }

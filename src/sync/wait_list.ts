@@ -16,9 +16,19 @@
 
 import { beginWait } from "../sched/current.ts";
 import type { TaskRecord } from "../sched/scheduler.ts";
-import { type Operation, SUSPEND } from "../sched/types.ts";
+import { type Operation, SUSPEND, type Suspend } from "../sched/types.ts";
 
-/** One waiting task, linked into its list so that a cancelled wait unlinks itself in O(1). */
+// What `yield*` receives when a wait suspends: shared and frozen, since
+// yield* only reads it.
+const SUSPENDED: IteratorResult<Suspend, never> = Object.freeze({ value: SUSPEND, done: false });
+
+/**
+ * One waiting task, linked into its list so that a cancelled wait unlinks
+ * itself in O(1). It is also the wait itself: the iterator {@linkcode waitIn}
+ * returns, hand-written rather than a generator (one object per wait, and
+ * a cancellation is a method call, not a generator resumed to run its
+ * `finally`).
+ */
 export class Waiter<G> {
   /** Handed a grant: `grant` is its own. */
   granted = false;
@@ -28,15 +38,73 @@ export class Waiter<G> {
   grant: G | undefined = undefined;
   /** Permits collected so far while still waiting (a semaphore's head waiter). */
   partial = 0;
-  prev: Waiter<G> | null = null;
-  next: Waiter<G> | null = null;
+  /** The neighbours in its list (not `next`: that is the iterator's). */
+  before: Waiter<G> | null = null;
+  after: Waiter<G> | null = null;
   /** Whether it is linked into a list. */
   linked = false;
+  /** The waiting task (set when the wait starts). */
+  task: TaskRecord = null as unknown as TaskRecord;
+  /** Not started, waiting (queued, suspended), or over. */
+  #state: 0 | 1 | 2 = 0;
 
   constructor(
-    readonly task: TaskRecord,
+    readonly list: WaitList<G>,
+    readonly op: string,
+    readonly hooks: WaitHooks<G>,
     /** What it asks for (e.g. a number of permits). */ readonly want = 1,
   ) {}
+
+  [Symbol.iterator](): this {
+    return this;
+  }
+
+  /**
+   * The wait as `yield*` drives it: the first call queues the task and
+   * suspends it; the call that resumes it returns this entry (read
+   * `granted`/`grant`).
+   */
+  next(): IteratorResult<Suspend, Waiter<G>> {
+    if (this.#state === 0) {
+      this.task = beginWait(this.op);
+      this.#state = 1;
+      this.list.push(this);
+      this.hooks.queued?.(this);
+      return SUSPENDED;
+    }
+    if (this.#state === 1) {
+      this.#state = 2;
+      return { value: this, done: true };
+    }
+    return { value: undefined as unknown as Waiter<G>, done: true };
+  }
+
+  /** Cancelled (or ended by hand): leaves the wait, as a `finally` would. */
+  return(value?: unknown): IteratorResult<Suspend, Waiter<G>> {
+    this.#leave();
+    return { value: value as Waiter<G>, done: true };
+  }
+
+  /** An error thrown into the wait: leaves it, then throws the error on. */
+  throw(error: unknown): never {
+    this.#leave();
+    throw error;
+  }
+
+  // What the generator's `finally` did: an entry still waiting unlinks
+  // itself; one that was granted gives the grant back.
+  #leave(): void {
+    const waiting = this.#state === 1;
+    this.#state = 2;
+    if (!waiting) return;
+    if (this.granted) {
+      this.granted = false;
+      this.hooks.giveBack?.(this.grant as G);
+    } else {
+      this.list.unlink(this);
+      this.hooks.unlinked?.(this);
+    }
+  }
 }
 
 /** A FIFO of waiters: a doubly-linked list through the entries. */
@@ -47,9 +115,9 @@ export class WaitList<G> {
 
   /** Appends `entry` at the back. */
   push(entry: Waiter<G>): void {
-    entry.prev = this.tail;
-    entry.next = null;
-    if (this.tail !== null) this.tail.next = entry;
+    entry.before = this.tail;
+    entry.after = null;
+    if (this.tail !== null) this.tail.after = entry;
     else this.head = entry;
     this.tail = entry;
     entry.linked = true;
@@ -59,11 +127,11 @@ export class WaitList<G> {
   /** Removes `entry` (a no-op if it is not linked). */
   unlink(entry: Waiter<G>): void {
     if (!entry.linked) return;
-    if (entry.prev !== null) entry.prev.next = entry.next;
-    else this.head = entry.next;
-    if (entry.next !== null) entry.next.prev = entry.prev;
-    else this.tail = entry.prev;
-    entry.prev = entry.next = null;
+    if (entry.before !== null) entry.before.after = entry.after;
+    else this.head = entry.after;
+    if (entry.after !== null) entry.after.before = entry.before;
+    else this.tail = entry.before;
+    entry.before = entry.after = null;
     entry.linked = false;
     this.length--;
   }
@@ -121,30 +189,11 @@ const NO_HOOKS: WaitHooks<unknown> = Object.freeze({});
  * its grant (it runs in a `finally` during cancellation: it must not wait).
  * Halts outside a task.
  */
-export function* waitIn<G>(
+export function waitIn<G>(
   list: WaitList<G>,
   op: string,
   hooks: WaitHooks<G> = NO_HOOKS as WaitHooks<G>,
   want = 1,
 ): Operation<Waiter<G>> {
-  const task = beginWait(op);
-  const entry = new Waiter<G>(task, want);
-  list.push(entry);
-  hooks.queued?.(entry);
-  let resumed = false;
-  try {
-    yield SUSPEND;
-    resumed = true;
-    return entry;
-  } finally {
-    if (!resumed) {
-      if (entry.granted) {
-        entry.granted = false;
-        hooks.giveBack?.(entry.grant as G);
-      } else {
-        list.unlink(entry);
-        hooks.unlinked?.(entry);
-      }
-    }
-  }
+  return new Waiter<G>(list, op, hooks, want) as unknown as Operation<Waiter<G>>;
 }
