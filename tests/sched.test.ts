@@ -508,13 +508,17 @@ test("run cancels every leftover root, in reused slots and spawned by a finally 
 test("the slab recognises stale ids after a slot is reused", () => {
   const slab = new Slab<string>();
   const a = slab.insert("a");
-  slab.remove(a);
+  slab.remove(a, "a");
   const b = slab.insert("b"); // the same slot, a new generation
   assert.notEqual(a, b);
-  slab.remove(a); // stale: ignored, "b" stays
+  slab.remove(a, "a"); // stale: ignored, "b" stays
   assert.equal(slab.size, 1);
-  slab.remove(b);
+  assert.equal(slab.at(b & 0xffffff), "b");
+  slab.remove(b, "b");
   assert.equal(slab.size, 0);
+  assert.equal(slab.at(b & 0xffffff), undefined);
+  const c = slab.insert("c"); // a third generation of the slot
+  assert.ok(c !== a && c !== b);
 });
 
 test("a task's error is reported when its only joiner was cancelled after being woken", () => {

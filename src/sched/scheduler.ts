@@ -554,7 +554,7 @@ export class Scheduler {
     task.flags = (flags & ~(STATE | WOKEN_WHILE_RUNNING | CANCEL_REQUESTED)) | DONE
       | (ending << ENDING_SHIFT);
     task.value = result;
-    this.tasks.remove(task.id);
+    this.tasks.remove(task.id, task);
     if (task.endHooks !== null) runEndHooks(task);
     const joiners = task.joiners;
     if (joiners !== null) {
