@@ -18,6 +18,15 @@ import { beginWait } from "../sched/current.ts";
 import type { TaskRecord } from "../sched/scheduler.ts";
 import { type Operation, SUSPEND, type Suspend } from "../sched/types.ts";
 
+// Waiter's bits: the state of the wait (two bits), then its booleans.
+const STATE = 0b11;
+const NOT_STARTED = 0;
+const WAITING = 1; // queued and suspended
+const OVER = 2; // resumed, cancelled or thrown into
+const GRANTED = 1 << 2;
+const RELEASED = 1 << 3;
+const LINKED = 1 << 4;
+
 // What `yield*` receives when a wait suspends: shared and frozen, since
 // yield* only reads it.
 const SUSPENDED: IteratorResult<Suspend, never> = Object.freeze({ value: SUSPEND, done: false });
@@ -30,10 +39,6 @@ const SUSPENDED: IteratorResult<Suspend, never> = Object.freeze({ value: SUSPEND
  * `finally`).
  */
 export class Waiter<G> {
-  /** Handed a grant: `grant` is its own. */
-  granted = false;
-  /** Woken without a grant (closed, notifyAll). */
-  released = false;
   /** What was granted (a value, or a count of permits). */
   grant: G | undefined = undefined;
   /** Permits collected so far while still waiting (a semaphore's head waiter). */
@@ -41,12 +46,35 @@ export class Waiter<G> {
   /** The neighbours in its list (not `next`: that is the iterator's). */
   before: Waiter<G> | null = null;
   after: Waiter<G> | null = null;
-  /** Whether it is linked into a list. */
-  linked = false;
   /** The waiting task (set when the wait starts). */
   task: TaskRecord = null as unknown as TaskRecord;
-  /** Not started, waiting (queued, suspended), or over. */
-  #state: 0 | 1 | 2 = 0;
+  // The wait's state (the low two bits) and the booleans below, in one
+  // number: a waiting task keeps this entry, so it is kept small.
+  #bits = NOT_STARTED;
+
+  /** Handed a grant: `grant` is its own. */
+  get granted(): boolean {
+    return (this.#bits & GRANTED) !== 0;
+  }
+  set granted(yes: boolean) {
+    this.#bits = yes ? this.#bits | GRANTED : this.#bits & ~GRANTED;
+  }
+
+  /** Woken without a grant (closed, notifyAll). */
+  get released(): boolean {
+    return (this.#bits & RELEASED) !== 0;
+  }
+  set released(yes: boolean) {
+    this.#bits = yes ? this.#bits | RELEASED : this.#bits & ~RELEASED;
+  }
+
+  /** Whether it is linked into a list. */
+  get linked(): boolean {
+    return (this.#bits & LINKED) !== 0;
+  }
+  set linked(yes: boolean) {
+    this.#bits = yes ? this.#bits | LINKED : this.#bits & ~LINKED;
+  }
 
   constructor(
     readonly list: WaitList<G>,
@@ -65,15 +93,16 @@ export class Waiter<G> {
    * `granted`/`grant`).
    */
   next(): IteratorResult<Suspend, Waiter<G>> {
-    if (this.#state === 0) {
+    const state = this.#bits & STATE;
+    if (state === NOT_STARTED) {
       this.task = beginWait(this.op);
-      this.#state = 1;
+      this.#bits |= WAITING;
       this.list.push(this);
       this.hooks.queued?.(this);
       return SUSPENDED;
     }
-    if (this.#state === 1) {
-      this.#state = 2;
+    if (state === WAITING) {
+      this.#bits = (this.#bits & ~STATE) | OVER;
       return { value: this, done: true };
     }
     return { value: undefined as unknown as Waiter<G>, done: true };
@@ -94,8 +123,8 @@ export class Waiter<G> {
   // What the generator's `finally` did: an entry still waiting unlinks
   // itself; one that was granted gives the grant back.
   #leave(): void {
-    const waiting = this.#state === 1;
-    this.#state = 2;
+    const waiting = (this.#bits & STATE) === WAITING;
+    this.#bits = (this.#bits & ~STATE) | OVER;
     if (!waiting) return;
     if (this.granted) {
       this.granted = false;
