@@ -9,7 +9,7 @@
 import { currentTask } from "../sched/current.ts";
 import { ReadyQueue } from "../sched/ready_queue.ts";
 import type { Operation } from "../sched/types.ts";
-import { type WaitHooks, waitIn, WaitList } from "./wait_list.ts";
+import { type Waiter, type WaitHooks, waitIn, WaitList } from "./wait_list.ts";
 
 /** Thrown by {@linkcode Channel.send} (and `trySend`) once the channel is closed. */
 export class ChannelClosedError extends Error {
@@ -27,6 +27,14 @@ interface Handed<T> {
   seq: number;
   value: T;
 }
+
+// Channel's recv step, set by its static block (a private method is
+// reachable only from inside the class body).
+let recvStep: <T>(
+  channel: Channel<T>,
+  op: RecvOp<T>,
+  entry: Waiter<Handed<T>> | null,
+) => IteratorResult<unknown, unknown>;
 
 /**
  * A bounded FIFO channel between the tasks of one thread. `send` waits while
@@ -140,18 +148,30 @@ export class Channel<T> {
    * and empty. Cancel-safe: cancelled, no value was taken. Halts outside a
    * task.
    */
-  *recv(): Operation<IteratorResult<T, undefined>> {
-    currentTask("recv");
-    for (;;) {
-      const r = this.tryRecv();
-      if (r !== null) return r;
-      const entry = yield* waitIn(this.#receivers, "recv", this.#recvHooks);
-      if (entry.granted) {
-        this.#handed--;
-        this.#roomOpened();
-        return { done: false, value: (entry.grant as Handed<T>).value };
-      }
+  recv(): Operation<IteratorResult<T, undefined>> {
+    return new RecvOp(this) as unknown as Operation<IteratorResult<T, undefined>>;
+  }
+
+  // One step of a recv (see RecvOp): `entry` is the wait it resumed from,
+  // if any. Takes what that wait was granted, else a value now, else waits
+  // again (a released waiter, or one whose value went back, tries anew).
+  #recvStep(op: RecvOp<T>, entry: Waiter<Handed<T>> | null): IteratorResult<unknown, unknown> {
+    if (entry !== null && entry.granted) {
+      this.#handed--;
+      this.#roomOpened();
+      return { value: { done: false, value: (entry.grant as Handed<T>).value }, done: true };
     }
+    const r = this.tryRecv();
+    if (r !== null) return { value: r, done: true };
+    const waiter = waitIn(this.#receivers, "recv", this.#recvHooks) as unknown as Waiter<
+      Handed<T>
+    >;
+    op.waiter = waiter;
+    return waiter.next();
+  }
+
+  static {
+    recvStep = (channel, op, entry) => channel.#recvStep(op, entry);
   }
 
   /**
@@ -225,5 +245,66 @@ export class Channel<T> {
   #releaseRoom(): void {
     this.#reserved--;
     this.#roomOpened();
+  }
+}
+
+/**
+ * `recv` as the iterator `yield*` drives rather than a generator: a waiting
+ * receiver keeps this small object and its waiter, and a cancelled one is a
+ * method call, not a generator resumed to run a `finally`. It does what
+ * this generator did:
+ *
+ *     currentTask("recv");
+ *     for (;;) {
+ *       if a value is there: return it
+ *       entry = yield* waitIn(receivers)   // cancelled: the waiter leaves
+ *       if (entry.granted) return what it was granted
+ *     }
+ */
+class RecvOp<T> {
+  /** The wait it is suspended in, if any. */
+  waiter: Waiter<Handed<T>> | null = null;
+  /** 0: not started; 1: started; 2: over. */
+  #state = 0;
+
+  constructor(readonly channel: Channel<T>) {}
+
+  [Symbol.iterator](): this {
+    return this;
+  }
+
+  next(): IteratorResult<unknown, unknown> {
+    if (this.#state === 2) return { value: undefined, done: true };
+    let entry: Waiter<Handed<T>> | null = null;
+    if (this.#state === 0) {
+      currentTask("recv");
+      this.#state = 1;
+    } else {
+      // Resumed: its wait ended (granted or released).
+      entry = this.waiter;
+      this.waiter = null;
+    }
+    const r = recvStep(this.channel, this, entry);
+    if (r.done) this.#state = 2;
+    return r;
+  }
+
+  return(value?: unknown): IteratorResult<unknown, unknown> {
+    this.#leave();
+    return { value, done: true };
+  }
+
+  throw(error: unknown): never {
+    this.#leave();
+    throw error;
+  }
+
+  // Cancelled (or thrown into) while waiting: the waiter leaves, giving back
+  // what it was granted.
+  #leave(): void {
+    this.#state = 2;
+    const waiter = this.waiter;
+    this.waiter = null;
+    if (waiter !== null) waiter.return();
   }
 }
