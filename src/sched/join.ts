@@ -61,6 +61,7 @@ const SUSPENDED: IteratorResult<unknown, never> = Object.freeze({ value: SUSPEND
  * would:
  *
  *     if (!target.done) { register as joiner; try { yield } finally { deregister } }
+ *     else if (spendBudget(me)) yield* yieldForBudget("join")
  *     return or throw the target's ending
  */
 class JoinOp {
@@ -68,7 +69,9 @@ class JoinOp {
   done = false;
   /** As an iterator result: the target's return value, once done. */
   value: unknown = undefined;
-  /** The joining task while it waits (registered as a joiner), else null. */
+  /** Until done: not started, waiting as a joiner, or yielding once for the budget. */
+  #state: 0 | 1 | 2 = 0;
+  /** The joining task while it waits as a joiner, else null. */
   #me: TaskRecord | null = null;
 
   constructor(readonly target: TaskRecord) {}
@@ -83,7 +86,7 @@ class JoinOp {
       this.value = undefined;
       return this;
     }
-    if (this.#me === null) {
+    if (this.#state === 0) {
       const me = currentTask("join");
       if (me.scheduler !== target.scheduler) {
         halt(Rule.ForeignJoin, `task ${target.id} belongs to another thread's scheduler`);
@@ -93,13 +96,23 @@ class JoinOp {
         me.suspendPending = true; // as beginWait: a wait is registered below
         target.addJoiner(me);
         this.#me = me;
+        this.#state = 1;
         return SUSPENDED;
       }
-    } else {
+      // budget.ts's spendBudget, written out: this module stays a leaf
+      // (budget.ts imports the scheduler, whose TaskRecord extends JoinHandle).
+      if (--me.scheduler.budget < 0) {
+        // Ended already, but this step spent its budget: yield once first.
+        me.suspendPending = true; // as beginWait
+        me.wake();
+        this.#state = 2;
+        return SUSPENDED;
+      }
+    } else if (this.#state === 1) {
       // Woken (normally) by the target's end.
       this.#me = null;
       target.scheduler.joinerResumed(target);
-    }
+    } // else resumed after yielding for the budget
     this.done = true;
     this.value = target.joinResult();
     return this;

@@ -6,9 +6,10 @@
  * @module
  */
 
-import { currentTask } from "../sched/current.ts";
+import { spendBudget, yieldForBudget } from "../sched/budget.ts";
+import { beginWait, currentTask } from "../sched/current.ts";
 import { ReadyQueue } from "../sched/ready_queue.ts";
-import type { Operation } from "../sched/types.ts";
+import { type Operation, SUSPEND } from "../sched/types.ts";
 import { type Waiter, type WaitHooks, waitIn, WaitList } from "./wait_list.ts";
 
 /** Thrown by {@linkcode Channel.send} (and `trySend`) once the channel is closed. */
@@ -118,7 +119,7 @@ export class Channel<T> {
    * a task.
    */
   *send(value: T): Operation<void> {
-    currentTask("send");
+    if (spendBudget(currentTask("send"))) yield* yieldForBudget("send");
     for (;;) {
       if (this.trySend(value)) return;
       const entry = yield* waitIn(this.#senders, "send", this.#sendHooks);
@@ -254,13 +255,20 @@ export class Channel<T> {
  * method call, not a generator resumed to run a `finally`. It does what
  * this generator did:
  *
- *     currentTask("recv");
+ *     if (spendBudget(currentTask("recv"))) yield* yieldForBudget("recv");
  *     for (;;) {
  *       if a value is there: return it
  *       entry = yield* waitIn(receivers)   // cancelled: the waiter leaves
  *       if (entry.granted) return what it was granted
  *     }
  */
+// What `yield*` receives when a recv yields for the budget: shared and
+// frozen, since yield* only reads it.
+const BUDGET_YIELD: IteratorResult<unknown, never> = Object.freeze({
+  value: SUSPEND,
+  done: false,
+});
+
 class RecvOp<T> {
   /** The wait it is suspended in, if any. */
   waiter: Waiter<Handed<T>> | null = null;
@@ -277,13 +285,19 @@ class RecvOp<T> {
     if (this.#state === 2) return { value: undefined, done: true };
     let entry: Waiter<Handed<T>> | null = null;
     if (this.#state === 0) {
-      currentTask("recv");
+      const me = currentTask("recv");
       this.#state = 1;
-    } else {
+      if (spendBudget(me)) {
+        // This step spent its budget: yield once first (yieldForBudget's
+        // work, written out), then go on as if just started.
+        beginWait("recv").wake();
+        return BUDGET_YIELD;
+      }
+    } else if (this.waiter !== null) {
       // Resumed: its wait ended (granted or released).
       entry = this.waiter;
       this.waiter = null;
-    }
+    } // else resumed after yielding for the budget
     const r = recvStep(this.channel, this, entry);
     if (r.done) this.#state = 2;
     return r;
