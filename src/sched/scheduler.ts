@@ -49,6 +49,8 @@ const ROOT = 1 << 8;
 /** How it ended (an {@linkcode Ending}), once DONE: two bits from here. */
 const ENDING_SHIFT = 9;
 const ENDING_BITS = 0b11 << ENDING_SHIFT;
+/** It has end hooks, kept by the scheduler (see Scheduler.addEndHook). */
+const HAS_END_HOOKS = 1 << 11;
 
 /**
  * How many task steps may run between two looks at the timers and the
@@ -181,11 +183,6 @@ export class TaskRecord extends JoinHandle<unknown> implements Waiter {
    * position in the scheduler's timer heap, or -1 (see `sleep`).
    */
   heapIndex = -1;
-  /**
-   * Called once when the task ends, before its joiners and group hear of it
-   * (a task set cancels the tasks its owner left behind: `sync/task_set.ts`).
-   */
-  endHooks: Set<() => void> | null = null;
 
   constructor(
     readonly scheduler: Scheduler,
@@ -200,6 +197,20 @@ export class TaskRecord extends JoinHandle<unknown> implements Waiter {
   /** Cancels the task (see {@linkcode Scheduler.cancel}). */
   cancel(): void {
     this.scheduler.cancel(this);
+  }
+
+  /**
+   * Calls `hook` once when this task ends, before its joiners and group
+   * hear of it (a task set cancels the tasks its owner left behind:
+   * `sync/task_set.ts`).
+   */
+  addEndHook(hook: () => void): void {
+    this.scheduler.addEndHook(this, hook);
+  }
+
+  /** Forgets `hook` (see {@linkcode addEndHook}). */
+  removeEndHook(hook: () => void): void {
+    this.scheduler.removeEndHook(this, hook);
   }
 
   /** Registers `joiner` to be woken when this task ends. */
@@ -582,7 +593,7 @@ export class Scheduler {
       | (ending << ENDING_SHIFT);
     task.value = result;
     this.tasks.remove(task.id, task);
-    if (task.endHooks !== null) runEndHooks(task);
+    if ((flags & HAS_END_HOOKS) !== 0) this.#runEndHooks(task);
     const joiners = task.joiners;
     if (joiners !== null) {
       task.joiners = null;
@@ -608,6 +619,36 @@ export class Scheduler {
     ) {
       this.onUnjoinedError(result, task.id);
     }
+  }
+
+  /**
+   * The end hooks of the few tasks that have any (task set owners): kept
+   * here rather than in a field of every record (a million records are a
+   * million fields).
+   */
+  readonly #endHooks: Map<TaskRecord, Set<() => void>> = new Map();
+
+  /** See {@linkcode TaskRecord.addEndHook}. */
+  addEndHook(task: TaskRecord, hook: () => void): void {
+    let hooks = this.#endHooks.get(task);
+    if (hooks === undefined) {
+      hooks = new Set();
+      this.#endHooks.set(task, hooks);
+      task.flags |= HAS_END_HOOKS;
+    }
+    hooks.add(hook);
+  }
+
+  /** See {@linkcode TaskRecord.removeEndHook}. */
+  removeEndHook(task: TaskRecord, hook: () => void): void {
+    this.#endHooks.get(task)?.delete(hook);
+  }
+
+  #runEndHooks(task: TaskRecord): void {
+    const hooks = this.#endHooks.get(task)!;
+    this.#endHooks.delete(task);
+    task.flags &= ~HAS_END_HOOKS;
+    for (const hook of hooks) hook();
   }
 
   /** A joiner woken by `task`'s end resumed with it. */
@@ -833,12 +874,6 @@ export class Scheduler {
       }
     }
   }
-}
-
-function runEndHooks(task: TaskRecord): void {
-  const hooks = task.endHooks as Set<() => void>;
-  task.endHooks = null;
-  for (const hook of hooks) hook();
 }
 
 // Marks a generator strom has taken: giving one again (started or finished)

@@ -72,7 +72,7 @@ export class TaskSet<T> {
   constructor() {
     this.#owner = currentTask("new TaskSet");
     this.#scheduler = this.#owner.scheduler;
-    (this.#owner.endHooks ??= new Set()).add(this.#ownerEnded);
+    this.#owner.addEndHook(this.#ownerEnded);
   }
 
   /** Tasks in the set: running, or finished and not joined yet. */
@@ -152,7 +152,7 @@ export class TaskSet<T> {
    */
   close(): void {
     if (this.#closed) return;
-    this.#owner.endHooks?.delete(this.#ownerEnded);
+    this.#owner.removeEndHook(this.#ownerEnded);
     this.#discard(true);
   }
 
