@@ -16,12 +16,14 @@ const GENERATIONS = 64;
 
 /** Records addressed by generation-checked ids. */
 export class Slab<T> {
-  // A slot holds its record or, while free, the generation of the next
-  // record it will hold (one array, not a second one of generations: a
-  // number per slot less to keep, and one write less per insert and remove).
-  // Records are never numbers here (tasks; strings in a test).
+  // A slot holds its record or, while free, a number: the generation of the
+  // next record it will hold (the low 6 bits) and, above them, 1 + the index
+  // of the next free slot (0: none). The free slots form a stack threaded
+  // through the slots themselves: no second array of generations, no array
+  // of free indexes to grow and shrink. Records are never numbers here
+  // (tasks; strings in a test).
   #slots: (T | number)[] = [];
-  #free: number[] = [];
+  #freeHead = -1;
   #size = 0;
 
   /** How many records the slab holds. */
@@ -45,20 +47,19 @@ export class Slab<T> {
    * {@linkcode SLAB_CAPACITY} slots are taken.
    */
   insert(record: T): number {
-    const index = this.#free.pop();
-    this.#size++;
-    if (index === undefined) {
+    const index = this.#freeHead;
+    if (index < 0) {
       const fresh = this.#slots.length;
-      if (fresh >= SLAB_CAPACITY) {
-        this.#size--;
-        throw new RangeError(`slab full: ${SLAB_CAPACITY} records`);
-      }
+      if (fresh >= SLAB_CAPACITY) throw new RangeError(`slab full: ${SLAB_CAPACITY} records`);
       this.#slots.push(record);
+      this.#size++;
       return fresh; // generation 0
     }
-    const generation = this.#slots[index] as number;
+    const free = this.#slots[index] as number;
+    this.#freeHead = Math.floor(free / GENERATIONS) - 1;
     this.#slots[index] = record;
-    return (generation << 24) | index;
+    this.#size++;
+    return ((free % GENERATIONS) << 24) | index;
   }
 
   /**
@@ -69,8 +70,8 @@ export class Slab<T> {
     const index = id & INDEX_MASK;
     if (this.#slots[index] !== record) return;
     // A new generation makes every id handed out for this slot stale.
-    this.#slots[index] = ((id >>> 24) + 1) % GENERATIONS;
-    this.#free.push(index);
+    this.#slots[index] = (this.#freeHead + 1) * GENERATIONS + ((id >>> 24) + 1) % GENERATIONS;
+    this.#freeHead = index;
     this.#size--;
   }
 }
