@@ -18,6 +18,7 @@ import {
   yieldNow,
 } from "../mod.ts";
 import { threadScheduler } from "../src/sched/current.ts";
+import type { TaskRecord } from "../src/sched/scheduler.ts";
 import { Slab } from "../src/sched/slab.ts";
 import { TimerHeap } from "../src/sched/timer_heap.ts";
 import { assertHalts, runScenario } from "./helpers/child.ts";
@@ -416,6 +417,18 @@ test("strom's mark on a generator it took: the generator is no longer extensible
     assert.equal(Object.isExtensible(gen), false);
     assert.deepEqual(Object.getOwnPropertySymbols(gen), []);
     assert.equal(yield* handle.join(), 1);
+  }());
+});
+
+test("a finished task's handle no longer holds its generator", () => {
+  runChecked(function*() {
+    const handle = yield* spawn(value("x"));
+    const record = handle as unknown as TaskRecord;
+    assert.notEqual(record.gen, null);
+    assert.equal(yield* handle.join(), "x");
+    // The handle (the task's record) may be kept for long: the generator's
+    // frame, and what its locals hold, are let go at the end.
+    assert.equal(record.gen, null);
   }());
 });
 

@@ -184,13 +184,20 @@ export class TaskRecord extends JoinHandle<unknown> implements Waiter {
    */
   heapIndex = -1;
 
+  /**
+   * The task's generator; null once it ended (a handle may be kept long
+   * after: the generator's frame, and what its locals hold, can go).
+   */
+  gen: Task<unknown> | null;
+
   constructor(
     readonly scheduler: Scheduler,
-    readonly gen: Task<unknown>,
+    gen: Task<unknown>,
     /** A root task (run/spawn) rather than a child of a group. */
     isRoot: boolean,
   ) {
     super();
+    this.gen = gen;
     this.flags = isRoot ? READY | ROOT : READY;
   }
 
@@ -499,9 +506,9 @@ export class Scheduler {
     let r: IteratorResult<unknown, unknown>;
     try {
       if ((flags & (RESUME_THROWS | RESUME_UNWINDS)) === 0) {
-        r = task.gen.next(value);
+        r = task.gen!.next(value);
       } else if ((flags & RESUME_THROWS) !== 0) {
-        r = task.gen.throw(value);
+        r = task.gen!.throw(value);
       } else {
         // A time-out ran out (see unwind): end the timed operation, then
         // throw the expiry down to its `timeout` frame.
@@ -512,7 +519,7 @@ export class Scheduler {
         // that operation: it must not resume whatever the task waits in next.
         task.flags &= ~(WOKEN_WHILE_RUNNING | RESUME_THROWS);
         task.value = undefined;
-        r = task.gen.throw(value);
+        r = task.gen!.throw(value);
       }
     } catch (error) {
       this.current = null;
@@ -566,7 +573,7 @@ export class Scheduler {
     this.budget = Infinity;
     let r: IteratorResult<unknown, unknown>;
     try {
-      r = task.gen.return(undefined);
+      r = task.gen!.return(undefined);
     } catch (error) {
       this.current = previous;
       this.budget = budget;
@@ -592,6 +599,7 @@ export class Scheduler {
     task.flags = (flags & ~(STATE | WOKEN_WHILE_RUNNING | CANCEL_REQUESTED)) | DONE
       | (ending << ENDING_SHIFT);
     task.value = result;
+    task.gen = null;
     this.tasks.remove(task.id, task);
     if ((flags & HAS_END_HOOKS) !== 0) this.#runEndHooks(task);
     const joiners = task.joiners;
