@@ -408,18 +408,6 @@ test("halts: the same generator given twice", () => {
   assertHalts("reused_generator", "generator-reused");
 });
 
-test("strom's mark on a generator it took: the generator is no longer extensible", () => {
-  const gen = value(1);
-  assert.ok(Object.isExtensible(gen));
-  runChecked(function*() {
-    const handle = yield* spawn(gen);
-    // The mark is no property (nothing per task for the GC), only this.
-    assert.equal(Object.isExtensible(gen), false);
-    assert.deepEqual(Object.getOwnPropertySymbols(gen), []);
-    assert.equal(yield* handle.join(), 1);
-  }());
-});
-
 test("a finished task's handle no longer holds its generator", () => {
   runChecked(function*() {
     const handle = yield* spawn(value("x"));

@@ -885,17 +885,15 @@ export class Scheduler {
 }
 
 // Marks a generator strom has taken: giving one again (started or finished)
-// would resume it from the wrong place, so it halts instead. The mark is
-// that the generator is no longer extensible:
-// - not a WeakSet: a million-entry WeakSet makes every GC pay for its
-//   ephemerons (measured: ~2x slower 1M-sleep runs on Deno);
-// - not a symbol-keyed property: on V8 the first property of a generator
-//   allocates a property array (40 B per task, kept as long as the task),
-//   measured 60-90 ns of a spawn + join on Deno, same process A/B (Bun: the
-//   property was ~25 ns cheaper; one way for both hosts).
-// The cost to the user: a property added to a generator after strom took
-// it throws (docs/model.md says so), and an iterator that was not
-// extensible to begin with is refused as reused.
+// would resume it from the wrong place, so it halts instead. A symbol-keyed
+// property, not a WeakSet: a million-entry WeakSet makes every GC pay for its
+// ephemerons (measured: ~2x slower 1M-sleep runs on Deno). Nor
+// `Object.preventExtensions` (no property array for V8 to keep): it is a
+// runtime call, 45-60 ns per task on V8 and ~20 ns on JSC, where the
+// property costs 4-5 ns while the task is short-lived (same-process A/B:
+// awaitAll of 2 ~110 ns slower per call on Deno, spawn + join and spawn +
+// cancel no faster). See docs/findings.md.
+const CLAIMED = Symbol("strom.claimed");
 
 /** Throws a `TypeError` unless `gen` looks like a generator (bad input). */
 export function checkTask(gen: Task<unknown>): void {
@@ -910,11 +908,9 @@ export function checkTask(gen: Task<unknown>): void {
 }
 
 function claimGenerator(gen: Task<unknown>): void {
-  if (!Object.isExtensible(gen)) {
-    halt(
-      Rule.ReusedGenerator,
-      "a generator strom already took (or a non-extensible iterator) was given to it again",
-    );
+  const marked = gen as unknown as { [CLAIMED]?: true };
+  if (marked[CLAIMED] === true) {
+    halt(Rule.ReusedGenerator, "a generator strom already ran was given to it again");
   }
-  Object.preventExtensions(gen);
+  marked[CLAIMED] = true;
 }
