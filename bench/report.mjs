@@ -374,6 +374,8 @@ function renderSched(data, ctx) {
       "",
     );
   }
+  // Figures re-measured apart from the suite's run say so (`notes` in the JSON).
+  for (const note of data.notes ?? []) md.push(note, "");
   return { md, targets: schedTargets(get, data.echoBusy ?? []) };
 }
 
