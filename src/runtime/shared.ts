@@ -45,6 +45,7 @@ const RUNNING_TOTAL = 6;
 const ROOM_SEQ = 7;
 const HOST_ROOM_WAITER = 8;
 const WAKE_CURSOR = 9;
+const RUNTIME_ID = 10; // a random nonzero id: which runtime a SharedChannel's workers belong to
 const GLOBAL_WORDS = 16;
 // Per-worker words.
 const IDLE = 0;
@@ -68,6 +69,29 @@ const COUNTERS: Record<Counter, number> = {
   failed: FAILED,
 };
 
+// The runtimes created on this thread (by id), while they run: a
+// SharedChannel used on this thread finds the workers it must ring here.
+const controls = new Map<number, RuntimeControl>();
+// The ids of every runtime created on this thread, ended ones included.
+const createdHere = new Set<number>();
+
+/** Makes `control` findable by its id on this thread (its runtime was created here), or forgets it. */
+export function registerControl(control: RuntimeControl, live: boolean): void {
+  if (live) {
+    controls.set(control.id, control);
+    createdHere.add(control.id);
+  } else controls.delete(control.id);
+}
+
+/**
+ * The control of the runtime created on this thread with `id` while it
+ * runs; null once it ended (its workers need no ringing); undefined if it
+ * was not created on this thread.
+ */
+export function controlById(id: number): RuntimeControl | null | undefined {
+  return controls.get(id) ?? (createdHere.has(id) ? null : undefined);
+}
+
 /** The shared control block of one runtime, as seen from any of its threads. */
 export class RuntimeControl {
   readonly buffer: SharedArrayBuffer;
@@ -88,6 +112,9 @@ export class RuntimeControl {
       view[GLOBAL_WORDS + i * WORKER_WORDS + REACTOR_FD] = -1;
     }
     view.fill(-1, GLOBAL_WORDS + workers * WORKER_WORDS, words - 2);
+    const id = new Int32Array(1);
+    while (id[0] === 0 || createdHere.has(id[0]!)) crypto.getRandomValues(id);
+    view[RUNTIME_ID] = id[0]!;
     return new RuntimeControl(buffer);
   }
 
@@ -98,6 +125,11 @@ export class RuntimeControl {
     this.workers = this.words[this.words.length - 2]!;
     this.maxTasksPerWorker = this.words[this.words.length - 1]!;
     this.#tableBase = GLOBAL_WORDS + this.workers * WORKER_WORDS;
+  }
+
+  /** The runtime's id: random, nonzero, unique among the runtimes created on this thread. */
+  get id(): number {
+    return this.words[RUNTIME_ID]!;
   }
 
   #w(i: number, word: number): number {
