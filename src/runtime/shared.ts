@@ -56,6 +56,8 @@ const ROOM_WAIT = 4;
 const ALIVE = 5;
 const REACTOR_FD = 6; // the reactor's fd other than the eventfd (epoll), or -1
 const WORKER_WORDS = 8;
+/** The fds recorded per task slot (`MAX_OWNED_FDS` in codec.ts). */
+export const FDS_PER_SLOT = 4;
 
 const ONE = new Uint8Array(8);
 ONE[0] = 1;
@@ -99,10 +101,14 @@ export class RuntimeControl {
   readonly workers: number;
   readonly maxTasksPerWorker: number;
   readonly #tableBase: number;
+  readonly #fdBase: number;
 
   /** Creates the shared memory for `workers` workers running at most `maxTasksPerWorker` root tasks each. */
   static create(workers: number, maxTasksPerWorker: number): RuntimeControl {
-    const words = GLOBAL_WORDS + workers * WORKER_WORDS + workers * maxTasksPerWorker + 2;
+    // Then the running-ids table (a word per task slot) and the taken fds
+    // (FDS_PER_SLOT words per slot), and last the two sizes.
+    const slots = workers * maxTasksPerWorker;
+    const words = GLOBAL_WORDS + workers * WORKER_WORDS + slots * (1 + FDS_PER_SLOT) + 2;
     const buffer = new SharedArrayBuffer(words * 4);
     const view = new Int32Array(buffer);
     view[words - 2] = workers;
@@ -125,6 +131,7 @@ export class RuntimeControl {
     this.workers = this.words[this.words.length - 2]!;
     this.maxTasksPerWorker = this.words[this.words.length - 1]!;
     this.#tableBase = GLOBAL_WORDS + this.workers * WORKER_WORDS;
+    this.#fdBase = this.#tableBase + this.workers * this.maxTasksPerWorker;
   }
 
   /** The runtime's id: random, nonzero, unique among the runtimes created on this thread. */
@@ -196,7 +203,30 @@ export class RuntimeControl {
     return ids;
   }
 
-  /** Forgets what a dead worker ran (its counts go out of the totals). */
+  /**
+   * Worker `i` took a task into `slot` that owns `fds` (at most
+   * {@linkcode FDS_PER_SLOT}): recorded until the task starts or the worker
+   * closes them ({@linkcode releaseFds}), so that the host can close them if
+   * the worker's thread dies first.
+   */
+  holdFds(i: number, slot: number, fds: readonly number[]): void {
+    const at = this.#fdBase + (i * this.maxTasksPerWorker + slot) * FDS_PER_SLOT;
+    for (let k = 0; k < FDS_PER_SLOT; k++) Atomics.store(this.words, at + k, fds[k] ?? -1);
+  }
+
+  /**
+   * The fds of the task in worker `i`'s `slot` are no longer the runtime's:
+   * the task started (they are its own), or the worker is about to close
+   * them (called before the close: a dead worker's record never names an
+   * fd number that may have been reused).
+   */
+  releaseFds(i: number, slot: number): void {
+    const at = this.#fdBase + (i * this.maxTasksPerWorker + slot) * FDS_PER_SLOT;
+    if (Atomics.load(this.words, at) === -1) return;
+    for (let k = 0; k < FDS_PER_SLOT; k++) Atomics.store(this.words, at + k, -1);
+  }
+
+  /** Forgets what a dead worker ran (its counts go out of the totals; its taken fds stay, see {@linkcode reclaimFds}). */
   clearWorker(i: number): void {
     const n = Atomics.exchange(this.words, this.#w(i, RUNNING), 0);
     Atomics.sub(this.words, RUNNING_TOTAL, n);
@@ -245,15 +275,23 @@ export class RuntimeControl {
 
   /**
    * For a worker whose thread is gone without ending itself (the host
-   * checked): detaches it and returns its reactor fds that are still
-   * published, for the host to close. Empty if the worker got as far as its
-   * own `detach` (it closes them itself: never twice).
+   * checked): detaches it and returns, for the host to close, its reactor
+   * fds that are still published (none if the worker got as far as its own
+   * `detach`: it closes them itself, never twice) and the fds of the tasks
+   * it had taken and not started (see {@linkcode holdFds}).
    */
   reclaimFds(i: number): number[] {
     const wake = Atomics.load(this.words, this.#w(i, WAKE_FD));
     const other = Atomics.load(this.words, this.#w(i, REACTOR_FD));
     this.detach(i);
-    return [wake, other].filter((fd) => fd >= 0);
+    const fds = [wake, other].filter((fd) => fd >= 0);
+    const from = this.#fdBase + i * this.maxTasksPerWorker * FDS_PER_SLOT;
+    const to = from + this.maxTasksPerWorker * FDS_PER_SLOT;
+    for (let at = from; at < to; at++) {
+      const fd = Atomics.exchange(this.words, at, -1);
+      if (fd >= 0) fds.push(fd);
+    }
+    return fds;
   }
 
   alive(i: number): boolean {
