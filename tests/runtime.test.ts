@@ -810,7 +810,7 @@ test("an owned fd goes to the task that starts, and is closed when its task neve
     gates.close();
   }
   // More owned fds than a worker records per task: a RangeError, all closed.
-  await withRuntime({ workers: 1 }, async (rt) => {
+  await withRuntime({ workers: 1 }, (rt) => {
     const fds = [0, 1, 2, 3, 4].map(() => libc.eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
     const five = (fd: number[]) =>
       rootTask(
@@ -821,6 +821,7 @@ test("an owned fd goes to the task that starts, and is closed when its task neve
     assert.throws(() => rt.trySpawn(five(fds)), /at most 4 ownedFd arguments, got 5/);
     const open = fdTable();
     assert.deepEqual(fds.filter((fd) => open.get(String(fd)) === "anon_inode:[eventfd]"), []);
+    return Promise.resolve();
   });
   assert.throws(() => ownedFd(-1), RangeError);
   assert.throws(() => ownedFd(1.5 as number), RangeError);
