@@ -182,16 +182,32 @@ export interface SharedChannelOptions {
 
 /**
  * A bounded FIFO channel between the tasks of the workers of one
- * {@linkcode Runtime}: any number of tasks on any workers send, any number
- * receive. The same API as {@linkcode Channel}: `send` waits while it is
- * full, `recv` while it is empty (`{ done: true }` once closed and drained).
+ * {@linkcode Runtime}, and its host thread: any number of tasks on any
+ * workers send, any number receive. The same API as {@linkcode Channel}:
+ * `send` waits while it is full, `recv` while it is empty (`{ done: true }`
+ * once closed and drained).
  *
  * **Sharing it**: create it anywhere (`SharedChannel.create`), pass its
  * `buffer` (a SharedArrayBuffer, which stays shared when it is a root
  * task's argument) to root tasks, and wrap it there with
- * `new SharedChannel(buffer)`. Its operations run on runtime workers only
- * (elsewhere they throw an `Error`: only a worker has a wake fd the others
- * can ring), all on the workers of one runtime.
+ * `new SharedChannel(buffer)`. The threads that may use it: the workers of
+ * one runtime (the first worker to use it binds it to its runtime; a worker
+ * of another runtime gets an `Error`), and one thread besides them, the
+ * host (the first such thread to use it; another one gets an `Error`). For
+ * the host to wake the workers, their runtime must have been created on the
+ * host thread (else an `Error`).
+ *
+ * **On the host thread**: tasks of its own scheduler (under `run` or
+ * `runAsync`) use `send`/`recv` as on a worker and wait in its reactor,
+ * woken through its eventfd; plain async code uses
+ * {@linkcode SharedChannel.sendAsync}, {@linkcode SharedChannel.recvAsync}
+ * (both take an `AbortSignal`) and `for await`, which wait without blocking
+ * the thread (`Atomics.waitAsync`) and keep the event loop alive meanwhile.
+ * `trySend`, `tryRecv` and `close` work from any thread that may use it,
+ * in a task or not. Under the blocking `run` the host's event loop does not
+ * run: a root task with shared buffers (a channel's) starts only once the
+ * host hands them over, so start such tasks before `run`. A task waiting
+ * on a channel is never a `deadlock` halt (another thread may wake it).
  *
  * **Values are copied**, never shared: a `Uint8Array` travels as its bytes
  * (received as a new `Uint8Array`), a string as UTF-8, a number as 8 bytes,
@@ -203,19 +219,19 @@ export interface SharedChannelOptions {
  *
  * **Order**: messages are received in the order they were sent (so one
  * producer's messages arrive in order, at whichever consumers). Every
- * message is received exactly once. Waiting tasks on different workers are
+ * message is received exactly once. Waiting tasks on different threads are
  * not served in a fixed order.
  *
  * **Limits**: at most `capacity` messages and `bytes` bytes (each message
  * takes 8 bytes plus its encoding, rounded up to 4); either reached is full.
  * A message larger than the ring is a `RangeError`.
  *
- * **Closing** (`close()`, from any worker) wakes every waiting task: senders
- * throw {@linkcode ChannelClosedError}, receivers drain the messages sent
- * before, then get `{ done: true }`.
+ * **Closing** (`close()`, from any thread that may use it) wakes every
+ * waiting task and promise: senders throw {@linkcode ChannelClosedError},
+ * receivers drain the messages sent before, then get `{ done: true }`.
  *
  * Cancel safety: a cancelled `recv` took no message; a cancelled `send` sent
- * nothing.
+ * nothing; likewise a `recvAsync`/`sendAsync` stopped by its signal.
  *
  * @example
  * ```ts
@@ -236,6 +252,12 @@ export interface SharedChannelOptions {
  * const counted = runtime.spawn(rootTask(tasks, consume, ch.buffer));
  * await runtime.spawn(rootTask(tasks, produce, ch.buffer));
  * console.log(await counted); // 1000
+ * // From host code: feed a worker, and read what it sends back.
+ * const jobs = SharedChannel.create<string>();
+ * const done = SharedChannel.create<string>();
+ * runtime.spawn(rootTask(tasks, worker, jobs.buffer, done.buffer));
+ * await jobs.sendAsync("job 1");
+ * for await (const result of done) console.log(result);
  * ```
  */
 export class SharedChannel<T> {
