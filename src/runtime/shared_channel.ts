@@ -20,9 +20,8 @@ import type { Operation } from "../sched/types.ts";
 import { ChannelClosedError } from "../sync/channel.ts";
 import { waitIn, WaitList } from "../sync/wait_list.ts";
 import { describeValue } from "./describe.ts";
-import type { RecordRing, RingRecord } from "./record_ring.ts";
 import { controlById, type RuntimeControl } from "./shared.ts";
-import { HOST_SLOT, MAX_WORKERS, SharedRing, Side } from "./shared_ring.ts";
+import { HOST_SLOT, MAX_WORKERS, type RingRecord, SharedRing, Side } from "./shared_ring.ts";
 import { type WorkerContext, workerContext } from "./worker_context.ts";
 
 // How a value is encoded in a record (the record's tag).
@@ -262,10 +261,7 @@ export interface SharedChannelOptions {
  * ```
  */
 export class SharedChannel<T> {
-  // The channel's flags and bindings, and its records (held apart: one
-  // shape of RecordRing, the queue's too, keeps its code monomorphic).
   readonly #ring: SharedRing;
-  readonly #records: RecordRing;
   readonly #local: LocalWaiters;
   // The worker context this object was last checked on (its runtime bound).
   #boundTo: WorkerContext | null = null;
@@ -300,7 +296,6 @@ export class SharedChannel<T> {
    */
   constructor(buffer: SharedArrayBuffer) {
     this.#ring = new SharedRing(buffer);
-    this.#records = this.#ring.records;
     this.#local = localFor(buffer);
   }
 
@@ -311,22 +306,22 @@ export class SharedChannel<T> {
 
   /** The most messages the channel holds. */
   get capacity(): number {
-    return this.#records.capacity;
+    return this.#ring.capacity;
   }
 
   /** Messages in the channel now (a snapshot: other threads move it). */
   get length(): number {
-    return this.#records.length;
+    return this.#ring.length;
   }
 
   /** Whether the channel was closed (by any thread). */
   get closed(): boolean {
-    return this.#records.closed;
+    return this.#ring.closed;
   }
 
   /** The largest encoded message the channel carries, in bytes. */
   get maxMessageBytes(): number {
-    return this.#records.maxPayload;
+    return this.#ring.maxPayload;
   }
 
   /**
@@ -459,7 +454,7 @@ export class SharedChannel<T> {
    */
   close(): void {
     const ctx = this.#caller("close");
-    if (!this.#records.close()) return;
+    if (!this.#ring.close()) return;
     this.#wake(ctx, Side.Recv);
     this.#wake(ctx, Side.Send);
   }
@@ -553,11 +548,11 @@ export class SharedChannel<T> {
 
   #encode(value: T): [number, Uint8Array] {
     const encoded = encode(value);
-    if (encoded[1].length > this.#records.maxPayload) {
+    if (encoded[1].length > this.#ring.maxPayload) {
       throw new RangeError(
         `SharedChannel: a message of ${
           encoded[1].length
-        } encoded bytes does not fit; this channel carries at most ${this.#records.maxPayload}`,
+        } encoded bytes does not fit; this channel carries at most ${this.#ring.maxPayload}`,
       );
     }
     return encoded;
@@ -565,8 +560,8 @@ export class SharedChannel<T> {
 
   #push(ctx: WorkerContext | null, tag: number, bytes: Uint8Array, value: unknown): boolean {
     const r = tag === NUMBER
-      ? this.#records.tryPushNumber(tag, value as number)
-      : this.#records.tryPush(tag, bytes);
+      ? this.#ring.tryPushNumber(tag, value as number)
+      : this.#ring.tryPush(tag, bytes);
     if (r === "sent") {
       this.#wake(ctx, Side.Recv);
       return true;
@@ -576,15 +571,13 @@ export class SharedChannel<T> {
   }
 
   #pop(ctx: WorkerContext | null): IteratorResult<T, undefined> | null {
-    const record = this.#records.tryPop();
+    const record = this.#ring.tryPop();
     if (record !== null) {
       const value = decode(record) as T; // before the record is reused
       this.#wake(ctx, Side.Send);
       return { done: false, value };
     }
-    return this.#records.closed && this.#records.length === 0
-      ? { done: true, value: undefined }
-      : null;
+    return this.#ring.closed && this.#ring.length === 0 ? { done: true, value: undefined } : null;
   }
 
   // Wakes the threads whose tasks (or promises) wait on `side`: this

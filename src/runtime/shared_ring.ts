@@ -3,11 +3,12 @@
  * records in a SharedArrayBuffer, a closed flag, and per-worker flags that
  * say "a task on worker i waits for a value (or for room)".
  *
- * The ring is the root-task queue's (`record_ring.ts`): records of a
- * length word, a tag word and the payload padded to 4 bytes (or a float64),
- * bounded by a count and by bytes, under a futex-style lock; any thread may
- * push and pop. This module adds the header words after the ring's own: the
- * waiting flags, the runtime and host bindings.
+ * The ring is the root-task queue's design (`shared_queue.ts`): records of
+ * a length word, a tag word and the payload padded to 4 bytes, wrapping
+ * with a marker; bounded by a count and by bytes; a futex-style
+ * three-state mutex (Drepper) guards it: a copy of one record and a few
+ * index updates, so the lock is nearly always free at the first
+ * compare-exchange. Any thread may push and pop.
  *
  * Waking (no lost wake-up, at most one wake per waiting thread): a thread
  * about to let a task (or a promise) wait sets bits in its flag (worker i's,
@@ -28,9 +29,14 @@
  * @module
  */
 
-import { createRecordRing, RecordRing } from "./record_ring.ts";
-
-// Header words (Int32), after the ring's own (0 to 6, RECORD_RING_WORDS).
+// Header words (Int32).
+const LOCK = 0; // 0 free, 1 held, 2 held with waiters
+const COUNT = 1; // records in the ring
+const CAPACITY = 2; // most records
+const HEAD = 3; // byte offset of the oldest record
+const TAIL = 4; // byte offset where the next record goes
+const BYTES = 5; // size of the ring in bytes
+const CLOSED = 6;
 const RECV_ANY = 7; // some thread's RECV_WAIT flag may be set
 const SEND_ANY = 8; // some thread's SEND_WAIT flag may be set
 const MAGIC = 9;
@@ -47,29 +53,55 @@ const FLAGS = MAX_WORKERS + 1;
 const RECV_WAIT = 16; // FLAGS flags
 const SEND_WAIT = RECV_WAIT + FLAGS; // FLAGS flags
 const HEADER_WORDS = SEND_WAIT + FLAGS;
+const HEADER_BYTES = HEADER_WORDS * 4;
 const MAGIC_VALUE = 0x5354524d; // "STRM"
+const RECORD_HEADER = 8;
+const WRAP = -1;
+const SPINS = 100;
 
 /** Which side waits: receivers wait for a record, senders for room. */
 export const Side = { Recv: RECV_WAIT, Send: SEND_WAIT } as const;
 /** One of {@linkcode Side}'s values. */
 export type Side = typeof Side[keyof typeof Side];
 
+/** What {@linkcode SharedRing.tryPush} did. */
+export type PushOutcome = "sent" | "full" | "closed";
+
+/**
+ * A record taken from the ring: its tag, and a copy of its payload or, for
+ * a record pushed as a number, the number (no allocation: a TypedArray
+ * costs ~0.5 µs to create on Deno).
+ */
+export interface RingRecord {
+  tag: number;
+  payload: Uint8Array | null;
+  number: number;
+}
+
+/** The payload length that marks a record carrying a float64 (see `tryPushNumber`). */
+const NUMBER_LENGTH = -2;
+
+function pad4(n: number): number {
+  return (n + 3) & ~3;
+}
+
 /** The ring and flags of one channel, as seen from one thread. */
 export class SharedRing {
-  /** The shared memory. */
   readonly buffer: SharedArrayBuffer;
-  /**
-   * The channel's records (a plain RecordRing, not a subclass: the queue's
-   * and the channels' then share one object shape, and V8 keeps the ring's
-   * code monomorphic; a subclass cost the queue 18-28% per push+pop).
-   */
-  readonly records: RecordRing;
   readonly #words: Int32Array;
+  readonly #ring: Uint8Array;
+  readonly #ringWords: Int32Array;
+  readonly #view: DataView;
+  readonly #bytes: number;
+  // Reused by every tryPop (a caller consumes it before the next pop).
+  readonly #out: RingRecord = { tag: 0, payload: null, number: 0 };
 
   /** The shared memory for at most `capacity` records in `ringBytes` bytes. */
   static create(capacity: number, ringBytes: number): SharedRing {
-    const buffer = createRecordRing(HEADER_WORDS, capacity, ringBytes);
+    const buffer = new SharedArrayBuffer(HEADER_BYTES + ringBytes);
     const words = new Int32Array(buffer, 0, HEADER_WORDS);
+    words[CAPACITY] = capacity;
+    words[BYTES] = ringBytes;
     words[MAGIC] = MAGIC_VALUE;
     words[HOST_FD] = -1;
     return new SharedRing(buffer);
@@ -78,14 +110,129 @@ export class SharedRing {
   /** Wraps memory made by {@linkcode SharedRing.create}; a `TypeError` for any other buffer. */
   constructor(buffer: SharedArrayBuffer) {
     if (
-      !(buffer instanceof SharedArrayBuffer) || buffer.byteLength < HEADER_WORDS * 4 + 16
+      !(buffer instanceof SharedArrayBuffer) || buffer.byteLength < HEADER_BYTES + 16
       || new Int32Array(buffer, 0, HEADER_WORDS)[MAGIC] !== MAGIC_VALUE
     ) {
       throw new TypeError("expected the buffer of a SharedChannel (its .buffer)");
     }
     this.buffer = buffer;
-    this.records = new RecordRing(buffer, HEADER_WORDS);
     this.#words = new Int32Array(buffer, 0, HEADER_WORDS);
+    this.#bytes = this.#words[BYTES]!;
+    this.#ring = new Uint8Array(buffer, HEADER_BYTES, this.#bytes);
+    this.#ringWords = new Int32Array(buffer, HEADER_BYTES, this.#bytes / 4);
+    this.#view = new DataView(buffer, HEADER_BYTES, this.#bytes);
+  }
+
+  get capacity(): number {
+    return this.#words[CAPACITY]!;
+  }
+
+  /** The records in the ring now (a snapshot). */
+  get length(): number {
+    return Atomics.load(this.#words, COUNT);
+  }
+
+  get closed(): boolean {
+    return Atomics.load(this.#words, CLOSED) === 1;
+  }
+
+  /** The largest payload one record can carry. */
+  get maxPayload(): number {
+    return this.#bytes - RECORD_HEADER;
+  }
+
+  /** Appends a record carrying `payload` unless the ring is closed or full (by count or bytes). */
+  tryPush(tag: number, payload: Uint8Array): PushOutcome {
+    return this.#push(tag, payload, 0);
+  }
+
+  /** Appends a record carrying the float64 `value` (8 bytes, nothing allocated). */
+  tryPushNumber(tag: number, value: number): PushOutcome {
+    return this.#push(tag, null, value);
+  }
+
+  #push(tag: number, payload: Uint8Array | null, value: number): PushOutcome {
+    const size = RECORD_HEADER + (payload === null ? 8 : pad4(payload.length));
+    const w = this.#words;
+    this.#lock();
+    try {
+      if (w[CLOSED] === 1) return "closed";
+      const count = w[COUNT]!;
+      if (count >= w[CAPACITY]!) return "full";
+      const head = w[HEAD]!;
+      const tail = w[TAIL]!;
+      let at: number;
+      if (count === 0 || tail > head) {
+        if (tail + size <= this.#bytes) at = tail;
+        else if (size <= head) {
+          if (tail < this.#bytes) this.#ringWords[tail >> 2] = WRAP;
+          at = 0;
+        } else return "full";
+      } else if (tail + size <= head) at = tail; // wrapped: the free bytes are [tail, head)
+      else return "full";
+      this.#ringWords[(at >> 2) + 1] = tag;
+      if (payload === null) {
+        this.#ringWords[at >> 2] = NUMBER_LENGTH;
+        this.#view.setFloat64(at + RECORD_HEADER, value, true);
+      } else {
+        this.#ringWords[at >> 2] = payload.length;
+        this.#ring.set(payload, at + RECORD_HEADER);
+      }
+      w[TAIL] = at + size;
+      Atomics.store(w, COUNT, count + 1);
+      return "sent";
+    } finally {
+      this.#unlock();
+    }
+  }
+
+  /**
+   * Takes the oldest record; null when the ring is empty (closed or not).
+   * The record returned is reused by the next call: read it first.
+   */
+  tryPop(): RingRecord | null {
+    if (Atomics.load(this.#words, COUNT) === 0) return null;
+    const w = this.#words;
+    this.#lock();
+    try {
+      const count = w[COUNT]!;
+      if (count === 0) return null;
+      let head = w[HEAD]!;
+      if (head === this.#bytes || this.#ringWords[head >> 2] === WRAP) head = 0;
+      let length = this.#ringWords[head >> 2]!;
+      const out = this.#out;
+      out.tag = this.#ringWords[(head >> 2) + 1]!;
+      const start = head + RECORD_HEADER;
+      if (length === NUMBER_LENGTH) {
+        length = 8;
+        out.payload = null;
+        out.number = this.#view.getFloat64(start, true);
+      } else {
+        out.payload = this.#ring.slice(start, start + length); // a private copy
+      }
+      if (count === 1) {
+        w[HEAD] = 0;
+        w[TAIL] = 0;
+      } else {
+        w[HEAD] = start + pad4(length);
+      }
+      Atomics.store(w, COUNT, count - 1);
+      return out;
+    } finally {
+      this.#unlock();
+    }
+  }
+
+  /** Marks the ring closed (under the lock: no push completes after it); false if it already was. */
+  close(): boolean {
+    this.#lock();
+    try {
+      if (this.#words[CLOSED] === 1) return false;
+      Atomics.store(this.#words, CLOSED, 1);
+      return true;
+    } finally {
+      this.#unlock();
+    }
   }
 
   /** Thread `slot` (a worker's index, or {@linkcode HOST_SLOT}) is about to wait on `side` (`bits`: how). */
@@ -160,5 +307,22 @@ export class SharedRing {
       seq,
     );
     return r.async ? r.value : null;
+  }
+
+  #lock(): void {
+    const w = this.#words;
+    if (Atomics.compareExchange(w, LOCK, 0, 1) === 0) return;
+    for (let i = 0; i < SPINS; i++) {
+      if (Atomics.load(w, LOCK) === 0 && Atomics.compareExchange(w, LOCK, 0, 1) === 0) return;
+    }
+    while (Atomics.exchange(w, LOCK, 2) !== 0) Atomics.wait(w, LOCK, 2);
+  }
+
+  #unlock(): void {
+    const w = this.#words;
+    if (Atomics.sub(w, LOCK, 1) !== 1) {
+      Atomics.store(w, LOCK, 0);
+      Atomics.notify(w, LOCK, 1);
+    }
   }
 }
