@@ -3,12 +3,14 @@
 // (under run and runAsync), talking with tasks on the workers.
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { yieldNow } from "../mod.ts";
 import { runAsync } from "../src/host/run_async.ts";
 import { rootTask } from "../src/runtime/root_task.ts";
 import { Runtime } from "../src/runtime/runtime.ts";
 import { SharedChannel } from "../src/runtime/shared_channel.ts";
 import { awaitAll } from "../src/sched/await_all.ts";
 import { run } from "../src/sched/run.ts";
+import { TASK_BUDGET } from "../src/sched/scheduler.ts";
 import { spawn } from "../src/sched/spawn.ts";
 import type { Task } from "../src/sched/types.ts";
 import { ChannelClosedError } from "../src/sync/channel.ts";
@@ -247,4 +249,27 @@ test("stress with the host: producers and consumers on the workers and in host c
   } finally {
     await rt.close();
   }
+});
+
+test("the cooperative budget: a SharedChannel that always has values lets other tasks run", () => {
+  const n = 10 * TASK_BUDGET;
+  const ch = SharedChannel.create<number>({ capacity: n });
+  let received = 0;
+  const seen: number[] = [];
+  run(function*() {
+    for (let i = 0; i < n; i++) assert.ok(ch.trySend(i));
+    const observer = yield* spawn(function*() {
+      while (received < n && seen.length < 100_000) {
+        seen.push(received);
+        yield* yieldNow();
+      }
+    }());
+    for (let i = 0; i < n; i++) {
+      const r = yield* ch.recv();
+      assert.equal(r.value, i);
+      received++;
+    }
+    yield* observer.join();
+  }());
+  assert.ok(seen.filter((j) => j > 0 && j < n).length >= 5, `observer saw ${seen}`);
 });

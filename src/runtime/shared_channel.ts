@@ -14,6 +14,7 @@
 
 import { deserialize, serialize } from "node:v8";
 import { libc } from "../ffi/mod.ts";
+import { spendBudget, yieldForBudget } from "../sched/budget.ts";
 import { currentTask, existingScheduler } from "../sched/current.ts";
 import type { Scheduler } from "../sched/scheduler.ts";
 import type { Operation } from "../sched/types.ts";
@@ -232,6 +233,8 @@ export interface SharedChannelOptions {
  *
  * Cancel safety: a cancelled `recv` took no message; a cancelled `send` sent
  * nothing; likewise a `recvAsync`/`sendAsync` stopped by its signal.
+ * `send` and `recv` spend the task's cooperative budget like `Channel`'s
+ * (a loop on a channel that is always ready yields now and then).
  *
  * @example
  * ```ts
@@ -334,6 +337,7 @@ export class SharedChannel<T> {
    */
   *send(value: T): Operation<void> {
     const task = currentTask("send");
+    if (spendBudget(task)) yield* yieldForBudget("send");
     const ctx = this.#caller("send");
     const [tag, bytes] = typeof value === "number" ? [NUMBER, NO_BYTES] : this.#encode(value);
     for (;;) {
@@ -364,6 +368,7 @@ export class SharedChannel<T> {
    */
   *recv(): Operation<IteratorResult<T, undefined>> {
     const task = currentTask("recv");
+    if (spendBudget(task)) yield* yieldForBudget("recv");
     const ctx = this.#caller("recv");
     for (;;) {
       let r = this.#pop(ctx);
