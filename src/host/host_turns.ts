@@ -26,6 +26,7 @@ import {
 import { WakeFd } from "../io/wake_fd.ts";
 import type { Scheduler, TaskRecord } from "../sched/scheduler.ts";
 import { halt, Rule } from "../sched/usage.ts";
+import { type BackgroundWaits, backgroundWaitsOf } from "./until.ts";
 
 /** The longest stretch (ms) of strom tasks before the host's event loop gets a turn. */
 export const HOST_SLICE_MS = 1;
@@ -41,6 +42,18 @@ const MAX_WAIT_FAILURES = 100;
 const MAX_CHECKPOINT_TURNS = 32;
 // What the race in #waitOffThread resolves with when a promise ended it.
 const WOKEN_BY_HOST = -2;
+
+/**
+ * How this thread's host turns waited for the kernel, counted since it
+ * started (for tests and benchmarks: a count, unlike a time, does not
+ * depend on the machine's load). A turn that may wait for the kernel on
+ * the JS thread counts one `onThreadWaits` (whether or not it then
+ * sleeps); each wait off the JS thread counts one `offThreadWaits`.
+ */
+export const hostTurnCounts: { onThreadWaits: number; offThreadWaits: number } = {
+  onThreadWaits: 0,
+  offThreadWaits: 0,
+};
 
 /**
  * Drives a scheduler in turns that leave the JS thread free for the host.
@@ -59,9 +72,14 @@ export class HostTurns {
   #sliceStart: number;
   #failures = 0;
   #checkpoints = 0;
+  // Ms spent in on-thread kernel waits that found nothing, since work was
+  // last found: a whole slice of it sends the thread off the JS thread.
+  #quietMs = 0;
+  readonly #background: BackgroundWaits;
 
   constructor(readonly scheduler: Scheduler) {
     this.#sliceStart = scheduler.now();
+    this.#background = backgroundWaitsOf(scheduler);
     // Bun: the helper Worker of the off-thread wait starts now, not at the
     // first idle moment, which a server flooded with connections may reach
     // only once every fd is taken (Bun then ends the process).
@@ -78,13 +96,17 @@ export class HostTurns {
    */
   turn(until: TaskRecord | null, maySleep = true): Promise<void> | undefined {
     const s = this.scheduler;
-    if (s.hostWaits > 0 && s.ready.length > 0 && this.#checkpoints < MAX_CHECKPOINT_TURNS) {
+    if (
+      s.hostWaits > this.#background.count && s.ready.length > 0
+      && this.#checkpoints < MAX_CHECKPOINT_TURNS
+    ) {
       // Tasks that wait on promises which already settled resume at the
       // next microtask checkpoint: if running the ready tasks leaves none
       // ready, take that checkpoint before asking the kernel (a syscall).
+      // (Not for background waits: they may wait for the next host turn.)
       s.runReady();
       if (until !== null && until.done) return undefined;
-      if (s.ready.length === 0 && s.hostWaits > 0) {
+      if (s.ready.length === 0 && s.hostWaits > this.#background.count) {
         this.#checkpoints++;
         // The slice holds here too: a task looping on settled promises
         // would otherwise keep the host loop (its timers, its I/O) waiting.
@@ -93,18 +115,56 @@ export class HostTurns {
       }
     }
     this.#checkpoints = 0;
-    s.turn(0, until);
+    // With time left in the slice and nothing the host loop must do for a
+    // task, the turn may wait for the kernel here, on the JS thread, for
+    // the rest of the slice (see the module doc): no host turn, no hop.
+    let waitMs = 0;
+    let waitStart = 0;
+    if (maySleep && this.#mayWaitOnThread()) {
+      waitStart = s.now();
+      waitMs = HOST_SLICE_MS - (waitStart - this.#sliceStart);
+      if (waitMs > 0) hostTurnCounts.onThreadWaits++;
+      else waitMs = 0;
+    }
+    s.turn(waitMs, until);
     if (until !== null && until.done) return undefined;
     // The wake fd rang (its edge is taken): the driver looks at what another
     // thread announced (a runtime worker: a task, a shutdown) before any
     // off-thread wait, which would not hear it again.
-    if (s.wakeHeard) return undefined;
+    if (s.wakeHeard) {
+      this.#quietMs = 0;
+      return undefined;
+    }
     if (s.ready.length > 0) {
+      this.#quietMs = 0;
       if (s.now() - this.#sliceStart >= HOST_SLICE_MS) return this.#yield();
       return undefined;
     }
     if (!maySleep) return undefined;
+    if (waitMs > 0) {
+      // Nothing came (or a strom timer is due: the next turn fires it).
+      const now = s.now();
+      this.#quietMs += now - waitStart;
+      if (now - this.#sliceStart >= HOST_SLICE_MS) return this.#yield();
+      return undefined;
+    }
+    if (this.#mayWaitOnThread()) {
+      // The slice is over with nothing ready: the host loop's turn, then a
+      // new slice that may wait here again.
+      return this.#yield();
+    }
+    this.#quietMs = 0;
     return this.#waitOffThread();
+  }
+
+  // Whether the next kernel wait may hold the JS thread: no task waits on a
+  // host promise that needs the host loop to settle (background waits
+  // excepted), no off-thread wait is still in flight (it watches the same
+  // fds), and the thread has not been quiet for a whole slice already (an
+  // idle thread waits off it, so the host loop runs freely and at no cost).
+  #mayWaitOnThread(): boolean {
+    return this.scheduler.hostWaits === this.#background.count && this.#outstanding === null
+      && this.#quietMs < HOST_SLICE_MS;
   }
 
   async #yield(): Promise<void> {
@@ -136,6 +196,7 @@ export class HostTurns {
     let n = s.reactor.watchFds(this.#fds);
     this.#fds.set(n++, this.#interrupt.fd, POLLIN);
     if (s.beforeWait !== null) s.beforeWait();
+    hostTurnCounts.offThreadWaits++;
     const poll = pollOffThread(this.#fds.bytes, n, timeoutNs);
     let wake!: (why: number) => void;
     const woken = new Promise<number>((resolve) => (wake = resolve));
