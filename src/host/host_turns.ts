@@ -1,25 +1,45 @@
 /**
- * Turns of a thread's loop that never hold the JS thread: the driver of
- * `runAsync`, and of a runtime worker while its tasks wait for promises.
+ * Turns of a thread's loop that hold the JS thread for at most a slice: the
+ * driver of `runAsync`, and of a runtime worker while its tasks wait for
+ * promises.
  *
- * What runs when: ready tasks run in batches (one `Scheduler.turn` with a
- * zero time-out each: run the ready tasks, fire due timers, collect fd
- * events without sleeping) for at most {@linkcode HOST_SLICE_MS}; then the
- * host's event loop gets one turn (a `setImmediate` macrotask, 1-2 µs), so
- * host timers, I/O callbacks and settled promises run within about a slice
- * of their time even while strom tasks keep busy. When no task is ready, the
- * thread waits for the kernel off the JS thread (`pollOffThread`: the
- * reactor's epoll fd, or its poll set) until the next strom timer, while
- * the host loop runs; a promise settling for `until` rings the wake fd,
- * which ends that wait.
+ * What runs when:
+ *
+ * 1. Ready tasks run in turns (one `Scheduler.turn` each: run the ready
+ *    tasks, fire due timers, collect fd events) for at most
+ *    {@linkcode HOST_SLICE_MS} (1 ms); then the host's event loop gets one
+ *    turn (a `setImmediate` macrotask, 2-4 µs), so host timers, I/O
+ *    callbacks and settled promises run within about a slice of their time
+ *    even while strom tasks keep busy.
+ * 2. When no task is ready and the slice has time left, the turn waits for
+ *    the kernel on the JS thread, blocking, for the rest of the slice, just
+ *    as `run` does, if nothing needs the host loop to run sooner: no task
+ *    waits in `until` (such a task can only go on once the host loop ran;
+ *    `untilSignal`'s wait is a background wait and does not count), and no
+ *    off-thread wait is still in flight. Under load the next event comes
+ *    within the slice: the thread stays on strom, with one host turn per
+ *    slice, and pays no thread hop. Host work that no task waits for (a
+ *    host timer, a host server's request) may wait for the rest of the
+ *    slice, as it may while tasks keep busy.
+ * 3. When a task waits in `until`, or the on-thread waits found nothing for
+ *    a whole slice (the thread is idle), the thread waits for the kernel off
+ *    the JS thread (`pollOffThread`: the reactor's epoll fd, or its poll set)
+ *    until the next strom timer, while the host loop runs freely; a promise
+ *    settling for `until` rings the wake fd, which ends that wait. This
+ *    costs a thread hop (tens of µs) per wake-up; an idle thread costs no
+ *    CPU.
+ *
+ * {@linkcode hostTurnCounts} counts the waits of both kinds.
  *
  * @module
  */
 
 import {
+  libc,
   PollFds,
   POLLIN,
   pollOffThread,
+  PR_SET_TIMERSLACK,
   prepareOffThreadPoller,
   yieldToHostLoop,
 } from "../ffi/mod.ts";
@@ -31,6 +51,19 @@ import { type BackgroundWaits, backgroundWaitsOf } from "./until.ts";
 /** The longest stretch (ms) of strom tasks before the host's event loop gets a turn. */
 export const HOST_SLICE_MS = 1;
 
+// The shortest on-thread kernel wait worth starting (see turn).
+const MIN_ON_THREAD_WAIT_MS = HOST_SLICE_MS / 2;
+// The timer slack (ns) of a kernel wait bounded by the slice, not by a strom
+// timer: the kernel may end it up to this much late, which lets it fold the
+// wait's time-out into a timer it has armed anyway. Measured on this (2-core,
+// virtual, loaded) machine, one echo connection, bench/bridge/echo_ab.mjs
+// with every wait given a fixed time-out: 1 ms with the 1 µs slack strom
+// keeps for its timers cost 1.31-1.36x the CPU per round trip of `run`, a far
+// time-out 1.02x, 1 ms with this slack 1.08-1.24x (arming and cancelling the
+// CPU's timer each wait costs; a virtual machine pays more for it).
+const SLICE_SLACK_NS = HOST_SLICE_MS * 1e6;
+// The timer slack (ns) the Scheduler sets for its thread (for its timers).
+const PRECISE_SLACK_NS = 1000;
 // The longest single kernel wait for a timer (about 24 days), as in turn().
 const MAX_WAIT_MS = 2 ** 31;
 // Consecutive failed off-thread waits before giving up (a poll that fails
@@ -76,6 +109,23 @@ export class HostTurns {
   // last found: a whole slice of it sends the thread off the JS thread.
   #quietMs = 0;
   readonly #background: BackgroundWaits;
+  // Whether the thread's timer slack is SLICE_SLACK_NS now (see #setCoarseSlack).
+  #coarseSlack = false;
+  // When the current on-thread wait ends at the latest, without slack (ms).
+  #waitEnd = 0;
+  // The scheduler's own beforeWait, called first by ours during a wait.
+  #beforeWait: (() => void) | null = null;
+  readonly #onBeforeWait = (): void => {
+    if (this.#beforeWait !== null) this.#beforeWait();
+    const s = this.scheduler;
+    // A zero-time-out poll between task steps: no time-out to fold.
+    if (s.ready.length > 0) return;
+    // A strom timer due before the wait's end plus the slack keeps its
+    // precision; else the wait ends with the slice, and may do so late.
+    this.#setCoarseSlack(
+      s.timers.size === 0 || s.timers.nextDeadline > this.#waitEnd + HOST_SLICE_MS,
+    );
+  };
 
   constructor(readonly scheduler: Scheduler) {
     this.#sliceStart = scheduler.now();
@@ -90,7 +140,9 @@ export class HostTurns {
    * One turn. Returns undefined when it is complete, or a promise to await
    * first (a turn of the host loop, a microtask checkpoint, or a wait for the
    * kernel off the JS thread). Returns without waiting once `until` has
-   * ended; waits for the kernel only if `maySleep` and no task is ready.
+   * ended; waits for the kernel only if `maySleep` and no task is ready, on
+   * the JS thread for at most the rest of the slice when it may (see the
+   * module doc).
    * Halts (`deadlock`) when it would wait forever: no task ready, no timer,
    * no fd or promise waited on, no hold.
    */
@@ -123,10 +175,28 @@ export class HostTurns {
     if (maySleep && this.#mayWaitOnThread()) {
       waitStart = s.now();
       waitMs = HOST_SLICE_MS - (waitStart - this.#sliceStart);
-      if (waitMs > 0) hostTurnCounts.onThreadWaits++;
+      // Too little of the slice left: rather than a wait that the slice's
+      // end would cut short (a time-out, a wake-up for nothing), the host
+      // loop's turn first (if nothing is ready after this turn's poll),
+      // then a fresh slice to wait in.
+      if (waitMs >= MIN_ON_THREAD_WAIT_MS) hostTurnCounts.onThreadWaits++;
       else waitMs = 0;
     }
-    s.turn(waitMs, until);
+    if (waitMs > 0) {
+      // The slack is set right before the kernel wait, once this turn's
+      // tasks ran (they may have set a timer).
+      this.#waitEnd = waitStart + waitMs;
+      this.#beforeWait = s.beforeWait;
+      s.beforeWait = this.#onBeforeWait;
+      try {
+        s.turn(waitMs, until);
+      } finally {
+        s.beforeWait = this.#beforeWait;
+        this.#beforeWait = null;
+      }
+    } else {
+      s.turn(0, until);
+    }
     if (until !== null && until.done) return undefined;
     // The wake fd rang (its edge is taken): the driver looks at what another
     // thread announced (a runtime worker: a task, a shutdown) before any
@@ -149,12 +219,29 @@ export class HostTurns {
       return undefined;
     }
     if (this.#mayWaitOnThread()) {
-      // The slice is over with nothing ready: the host loop's turn, then a
-      // new slice that may wait here again.
+      // (Almost) the end of the slice, nothing ready: the host loop's turn,
+      // then a new slice that may wait here.
       return this.#yield();
     }
     this.#quietMs = 0;
     return this.#waitOffThread();
+  }
+
+  // Sets the thread's timer slack for a wait bounded by the slice (coarse)
+  // or by a strom timer (precise); a syscall only when it changes.
+  #setCoarseSlack(coarse: boolean): void {
+    if (this.#coarseSlack === coarse) return;
+    this.#coarseSlack = coarse;
+    libc.prctl(PR_SET_TIMERSLACK, coarse ? SLICE_SLACK_NS : PRECISE_SLACK_NS);
+  }
+
+  /**
+   * Gives the thread back the precise timer slack of its scheduler, for a
+   * kernel wait that another driver makes (a runtime worker's own turns).
+   * Cheap when it is already precise; {@linkcode close} does it too.
+   */
+  preciseTimers(): void {
+    this.#setCoarseSlack(false);
   }
 
   // Whether the next kernel wait may hold the JS thread: no task waits on a
@@ -243,6 +330,7 @@ export class HostTurns {
 
   /** Closes the interrupt eventfd; call after {@linkcode settle}. */
   close(): void {
+    this.preciseTimers();
     this.#interrupt.close();
   }
 }
