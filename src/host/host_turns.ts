@@ -64,6 +64,8 @@ const MIN_ON_THREAD_WAIT_MS = HOST_SLICE_MS / 2;
 const SLICE_SLACK_NS = HOST_SLICE_MS * 1e6;
 // The timer slack (ns) the Scheduler sets for its thread (for its timers).
 const PRECISE_SLACK_NS = 1000;
+// What rings an eventfd (a count of 1).
+const RING = new Uint8Array([1, 0, 0, 0, 0, 0, 0, 0]);
 // The longest single kernel wait for a timer (about 24 days), as in turn().
 const MAX_WAIT_MS = 2 ** 31;
 // Consecutive failed off-thread waits before giving up (a poll that fails
@@ -120,6 +122,13 @@ export class HostTurns {
     const s = this.scheduler;
     // A zero-time-out poll between task steps: no time-out to fold.
     if (s.ready.length > 0) return;
+    if (s.hostWaits > this.#background.count) {
+      // A task of this turn began to wait in `until`: it needs the host
+      // loop now, not after this wait. Ring the wake fd, so the wait
+      // returns at once (the next turn goes off the JS thread).
+      libc.write(s.reactor.wakeFd, RING, 8);
+      return;
+    }
     // A strom timer due before the wait's end plus the slack keeps its
     // precision; else the wait ends with the slice, and may do so late.
     this.#setCoarseSlack(
