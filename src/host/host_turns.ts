@@ -11,16 +11,19 @@
  *    turn (a `setImmediate` macrotask, 2-4 µs), so host timers, I/O
  *    callbacks and settled promises run within about a slice of their time
  *    even while strom tasks keep busy.
- * 2. When no task is ready and the slice has time left, the turn waits for
- *    the kernel on the JS thread, blocking, for the rest of the slice, just
- *    as `run` does, if nothing needs the host loop to run sooner: no task
+ * 2. When no task is ready, the turn waits for the kernel on the JS thread,
+ *    blocking, for the rest of the slice, just as `run` does (with less
+ *    than half a slice left, the host loop's turn comes first and a fresh
+ *    slice starts), if nothing needs the host loop to run sooner: no task
  *    waits in `until` (such a task can only go on once the host loop ran;
- *    `untilSignal`'s wait is a background wait and does not count), and no
- *    off-thread wait is still in flight. Under load the next event comes
- *    within the slice: the thread stays on strom, with one host turn per
- *    slice, and pays no thread hop. Host work that no task waits for (a
- *    host timer, a host server's request) may wait for the rest of the
- *    slice, as it may while tasks keep busy.
+ *    `untilSignal`'s wait is a background wait and does not count; a task
+ *    that begins an `until` during the turn rings the wake fd, which ends
+ *    the wait), and no off-thread wait is still in flight. Under load the
+ *    next event comes within the slice: the thread stays on strom, with
+ *    one host turn per slice, and pays no thread hop. Host work that no
+ *    task waits for (a host timer, a host server's request) may wait about
+ *    a slice, as it may while tasks keep busy. The wait runs with a coarse
+ *    timer slack (see SLICE_SLACK_NS) unless a strom timer falls due in it.
  * 3. When a task waits in `until`, or the on-thread waits found nothing for
  *    a whole slice (the thread is idle), the thread waits for the kernel off
  *    the JS thread (`pollOffThread`: the reactor's epoll fd, or its poll set)
