@@ -358,11 +358,27 @@ function renderSched(data, ctx) {
   if (failures.length) {
     md.push(`Failures reported by the suite: ${failures.map((f) => `\`${f}\``).join(", ")}.`, "");
   }
-  return { md, targets: schedTargets(get) };
+  if (data.echoBusy?.length) {
+    md.push(
+      "Echo beside busy tasks: `bench/echo/run.mjs` at 1 connection on strom's echo server under",
+      "the blocking `run`, alone (`strom-*-run`) and beside 10k tasks looping on `yieldNow()` on",
+      "the same thread (`strom-*-busy`): the client's round-trip latency.",
+      "",
+      "| server | host | p50 | p99 | round trips/s | other load |",
+      "| :-- | :-- | --: | --: | --: | --: |",
+      ...data.echoBusy.map((e) =>
+        `| \`${e.server}\` | ${e.runtime} | ${sig(e.p50Us)} µs | ${sig(e.p99Us)} µs | ${
+          fmtInt(e.rtPerS)
+        } | ${Math.round(e.otherLoad * 100)}% |`
+      ),
+      "",
+    );
+  }
+  return { md, targets: schedTargets(get, data.echoBusy ?? []) };
 }
 
 /** Issue 12's targets, each against its peer measured in the same run. */
-function schedTargets(get) {
+function schedTargets(get, echoBusy) {
   const targets = [];
   const ms = (v) => (ok(v) ? `${sig(v)} ms` : "-");
   for (const [host, hostName] of HOSTS) {
@@ -416,6 +432,18 @@ function schedTargets(get) {
         ? `${fmtNs(j.nsPerOp)} vs ${fmtNs(ja.nsPerOp)} (${sig(j.nsPerOp / ja.nsPerOp)}x)`
         : "not measured",
       met: j && ja ? j.nsPerOp <= 2 * ja.nsPerOp : null,
+    });
+    const alone = echoBusy.find((e) => e.runtime === host && !e.busy);
+    const busy = echoBusy.find((e) => e.runtime === host && e.busy);
+    targets.push({
+      target:
+        `${hostName}: echo p99 latency (1 conn) beside 10k tasks looping on yieldNow() unchanged (within 10%)`,
+      measured: alone && busy
+        ? `${sig(busy.p99Us)} µs vs ${sig(alone.p99Us)} µs alone (p50 ${sig(busy.p50Us)} vs ${
+          sig(alone.p50Us)
+        } µs)`
+        : "not measured",
+      met: alone && busy ? busy.p99Us <= 1.1 * alone.p99Us : null,
     });
   }
   return targets;

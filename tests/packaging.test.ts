@@ -396,6 +396,8 @@ test("deno publish --dry-run accepts the package (slow types, files) without the
     .map((m) => m[1]);
   assert.ok(files.includes("mod.ts") && files.includes("src/sched/run.ts"), `files: ${files}`);
   assert.deepEqual(files.filter((f) => !f.startsWith("src/") && f !== "mod.ts"), []);
+  // docs/benchmarks.md shows these charts: on JSR too.
+  assert.match(out, /docs\/benchmarks\/sched\.svg/, "the benchmark charts are published");
 });
 
 /** mod.ts's exports as `deno doc --json` lists them (type-only ones too), with their kinds. */

@@ -22,7 +22,7 @@ import { libc } from "../src/ffi/mod.ts";
 import { rootTask } from "../src/runtime/root_task.ts";
 import { Runtime } from "../src/runtime/runtime.ts";
 import { threadScheduler } from "../src/sched/current.ts";
-import { FAIR_INTERVAL } from "../src/sched/scheduler.ts";
+import { FAIR_INTERVAL, TASK_BUDGET } from "../src/sched/scheduler.ts";
 import { spinUntil, submitTwice } from "./fixtures/sched_tasks.ts";
 import { runChecked } from "./helpers/fds.ts";
 
@@ -272,7 +272,12 @@ test("cancelling a task inside a timeout cancels it (no TimeoutError), even righ
     }());
     yield* yieldNow(); // b waits: its sleep's timer and its time-out's
     assert.equal(scheduler.timers.size, 2);
-    while (scheduler.timers.size > 1) yield* yieldNow(); // the time-out fired
+    // What timers wake runs ahead of the ready queue, so this task must be
+    // woken by an older timer in the same look as b's time-out to run first.
+    const deadline = scheduler.timers.nextDeadline; // b's time-out
+    while (now() <= deadline) { /* due, not yet fired: no look since */ }
+    yield* sleepUntil(0); // due before b's time-out: fires first, runs first
+    assert.equal(scheduler.timers.size, 1, "b's time-out fired");
     b.cancel();
     yield* assertCancelled(b.join());
     assert.equal(cleaned, 2);
@@ -353,3 +358,137 @@ function* assertCancelled(join: Operation<unknown>): Operation<void> {
   }
   assert.fail("expected TaskCancelledError");
 }
+
+test("a timer that fires behind a long queue runs ahead of it: the event lane", () => {
+  // Every busy task is queued before the sleeper's timer is due, and none
+  // of them waits: in one FIFO queue the sleeper ran after all of them.
+  const busy = 20 * FAIR_INTERVAL;
+  const log: string[] = [];
+  runChecked(function*() {
+    const sleeper = yield* spawn(function*() {
+      yield* sleep(0);
+      log.push("sleeper");
+    }());
+    yield* yieldNow(); // the sleeper's timer is set
+    const handles = [];
+    for (let i = 0; i < busy; i++) {
+      handles.push(
+        yield* spawn(function*() {
+          log.push(`busy ${i}`);
+        }()),
+      );
+    }
+    yield* sleeper.join();
+    for (const h of handles) yield* h.join();
+  }());
+  const at = log.indexOf("sleeper");
+  assert.ok(at >= 0);
+  assert.ok(at <= 2 * FAIR_INTERVAL, `the sleeper ran after ${at} of ${busy} busy tasks`);
+});
+
+test("tasks woken by timers cannot starve the ready queue: it gets its turn between their batches", () => {
+  // 200 tasks wake by timer round after round; one task only yields. With
+  // timers served strictly first it would get (almost) no steps until the
+  // sleepers are done; between two batches of timer wake-ups the queue
+  // gets FAIR_INTERVAL steps.
+  const sleepers = 200;
+  const rounds = 20;
+  let running = sleepers;
+  let stepsMeanwhile = 0;
+  runChecked(function*() {
+    const counter = yield* spawn(function*() {
+      while (running > 0) {
+        stepsMeanwhile++;
+        yield* yieldNow();
+      }
+    }());
+    const handles = [];
+    for (let i = 0; i < sleepers; i++) {
+      handles.push(
+        yield* spawn(function*() {
+          // A deadline in the past: due at every look, so there is always
+          // another batch of timer wake-ups ready to go first.
+          for (let r = 0; r < rounds; r++) yield* sleepUntil(0);
+          running--;
+        }()),
+      );
+    }
+    for (const h of handles) yield* h.join();
+    yield* counter.join();
+  }());
+  assert.ok(
+    stepsMeanwhile >= rounds,
+    `the yielding task made ${stepsMeanwhile} steps during ${rounds} rounds of timer wake-ups`,
+  );
+});
+
+test("the cooperative budget: joining many finished tasks in one loop lets other tasks run", () => {
+  const n = 10 * TASK_BUDGET;
+  let joined = 0;
+  const seen: number[] = [];
+  runChecked(function*() {
+    const handles = [];
+    for (let i = 0; i < n; i++) handles.push(yield* spawn(value(i)));
+    yield* yieldNow(); // every one of them has ended
+    assert.ok(handles.every((h) => h.done));
+    const observer = yield* spawn(function*() {
+      while (joined < n && seen.length < 100_000) {
+        seen.push(joined);
+        yield* yieldNow();
+      }
+    }());
+    for (const h of handles) {
+      yield* h.join();
+      joined++;
+    }
+    yield* observer.join();
+  }());
+  const between = seen.filter((j) => j > 0 && j < n);
+  assert.ok(between.length >= 5, `the observer ran ${between.length} times during the joins`);
+  // A step makes at most TASK_BUDGET joins, plus the one it yielded in.
+  const gaps = between.map((j, i) => j - (i === 0 ? 0 : between[i - 1]));
+  assert.ok(gaps.every((g) => g <= TASK_BUDGET + 1), `joins per step: ${gaps}`);
+});
+
+test("the cooperative budget: a channel that always has values lets other tasks run", () => {
+  const n = 10 * TASK_BUDGET;
+  const ch = new Channel<number>(n);
+  let received = 0;
+  const seen: number[] = [];
+  runChecked(function*() {
+    for (let i = 0; i < n; i++) assert.ok(ch.trySend(i));
+    const observer = yield* spawn(function*() {
+      while (received < n && seen.length < 100_000) {
+        seen.push(received);
+        yield* yieldNow();
+      }
+    }());
+    for (let i = 0; i < n; i++) {
+      const r = yield* ch.recv();
+      assert.equal(r.value, i);
+      received++;
+    }
+    yield* observer.join();
+  }());
+  assert.ok(seen.filter((j) => j > 0 && j < n).length >= 5, `observer saw ${seen}`);
+});
+
+test("the cooperative budget does not apply in finally blocks: a cancelled task may still join there", () => {
+  const n = 3 * TASK_BUDGET;
+  let joinedInFinally = 0;
+  runChecked(function*() {
+    const handles = [];
+    for (let i = 0; i < n; i++) handles.push(yield* spawn(value(i)));
+    yield* yieldNow();
+    const victim = yield* spawn(function*() {
+      try {
+        yield* sleep(60_000);
+      } finally {
+        for (const h of handles) joinedInFinally += (yield* h.join()) === undefined ? 0 : 1;
+      }
+    }());
+    yield* yieldNow();
+    victim.cancel();
+  }());
+  assert.equal(joinedInFinally, n);
+});

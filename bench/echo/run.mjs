@@ -195,6 +195,23 @@ const SERVERS = [
     argv: () => [bun, join(here, "strom_run.ts")],
   },
   {
+    // The blocking run() while 10k other tasks loop on yieldNow() (issue 12).
+    id: "strom-deno-busy",
+    runtime: "deno",
+    impl: "strom (run, 10k busy tasks)",
+    byDefault: false,
+    argv: () => [deno, "run", "-A", join(here, "strom_run.ts")],
+    env: { STROM_BENCH_BUSY_TASKS: "10000" },
+  },
+  {
+    id: "strom-bun-busy",
+    runtime: "bun",
+    impl: "strom (run, 10k busy tasks)",
+    byDefault: false,
+    argv: () => [bun, join(here, "strom_run.ts")],
+    env: { STROM_BENCH_BUSY_TASKS: "10000" },
+  },
+  {
     id: "deno-listen",
     runtime: "deno",
     impl: "Deno.listen",
@@ -292,6 +309,7 @@ async function startServer(server, nofile) {
   ];
   const child = spawn(argv[0], argv.slice(1), {
     cwd: root,
+    env: server.env ? { ...process.env, ...server.env } : process.env,
     stdio: ["ignore", "pipe", "pipe"],
   });
   const srv = { child, pid: child.pid, stdout: [], stderr: "", exited: null, host: "", port: 0 };

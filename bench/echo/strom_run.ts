@@ -3,6 +3,10 @@
 // for the benchmark's run-vs-runAsync comparison. Same contract:
 // `deno run -A bench/echo/strom_run.ts PORT [HOST]` prints one line
 // `listening on HOST:PORT`, serves until killed.
+// With STROM_BENCH_BUSY_TASKS=N, N more tasks loop on yieldNow() on the same
+// thread meanwhile (issue 12: an echo client's latency while the thread is
+// never idle; servers strom-deno-busy and strom-bun-busy).
+import { env } from "node:process";
 import {
   args,
   formatSocketAddr,
@@ -11,6 +15,7 @@ import {
   type Task,
   TcpListener,
   type TcpStream,
+  yieldNow,
 } from "../../mod.ts";
 
 function* echo(conn: TcpStream): Task<void> {
@@ -38,5 +43,13 @@ function* serve(port: number, host: string): Task<void> {
   }
 }
 
+function* spin(): Task<void> {
+  for (;;) yield* yieldNow();
+}
+
 const [port = "7000", host = "127.0.0.1"] = args();
-run(serve(Number(port), host));
+const busy = Number(env.STROM_BENCH_BUSY_TASKS ?? 0);
+run(function*(): Task<void> {
+  for (let i = 0; i < busy; i++) yield* spawn(spin());
+  yield* serve(Number(port), host);
+}());

@@ -4,6 +4,12 @@
 // process), and prints one side-by-side table.
 //
 //   node bench/sched/run.mjs [--quick] [--json FILE] [--only shape,shape] [--impl a,b]
+//                            [--no-echo]
+//
+// Then (unless --no-echo or --only) issue 12's echo case: the echo harness
+// (bench/echo/run.mjs, 1 connection) on strom's echo server under the
+// blocking run, alone and beside 10k tasks looping on yieldNow() on the same
+// thread (servers strom-*-run and strom-*-busy): the client's latency p50/p99.
 //
 // Ratios are peer ns/op ÷ strom ns/op on the same host: above 1, strom is
 // faster. `--json FILE` writes both hosts' raw results (for issue 6's report).
@@ -27,6 +33,7 @@ try {
       json: { type: "string" },
       only: { type: "string" },
       impl: { type: "string" },
+      "no-echo": { type: "boolean", default: false },
     },
   }).values;
 } catch (e) {
@@ -63,6 +70,8 @@ const HOSTS = [
 const tmp = mkdtempSync(join(tmpdir(), "strom-bench-"));
 const started = Date.now();
 const byHost = {};
+// The echo case (see runEchoBusy), or undefined.
+let echoBusy;
 try {
   for (const [host, cmd, args] of HOSTS) {
     const file = join(tmp, `${host}.json`);
@@ -77,8 +86,39 @@ try {
       byHost[host] = { host, results: [], failures: [`${host}: exit ${r.status ?? r.signal}`] };
     }
   }
+  if (!options["no-echo"] && options.only === undefined) runEchoBusy(join(tmp, "echo.json"));
 } finally {
   rmSync(tmp, { recursive: true, force: true });
+}
+
+/** The echo case: strom's echo alone and beside 10k busy tasks, 1 connection. */
+function runEchoBusy(file) {
+  const servers = "strom-deno-run,strom-deno-busy,strom-bun-run,strom-bun-busy";
+  const duration = quick ? "2" : "5";
+  const r = spawnSync(
+    "node",
+    [
+      join(root, "bench", "echo", "run.mjs"),
+      ...["--servers", servers, "--conns", "1", "--duration", duration, "--warmup", "1"],
+      ...["--repeat", quick ? "1" : "3", "--no-syscalls", "--no-rss", "--json", file],
+    ],
+    { cwd: root, stdio: ["ignore", "ignore", "inherit"], timeout: 10 * 60 * 1000 },
+  );
+  try {
+    echoBusy = JSON.parse(readFileSync(file, "utf8")).results.map((e) => ({
+      server: e.server,
+      runtime: e.runtime,
+      busy: e.server.endsWith("-busy"),
+      p50Us: e.p50_us,
+      p99Us: e.p99_us,
+      rtPerS: e.rt_per_s,
+      otherLoad: Math.max(e.other_load_core0 ?? 0, e.other_load_core1 ?? 0),
+    }));
+  } catch {
+    (byHost.deno ??= { host: "deno", results: [], failures: [] }).failures.push(
+      `echo beside busy tasks: exit ${r.status ?? r.signal}`,
+    );
+  }
 }
 
 const get = (host, shape, impl) =>
@@ -201,12 +241,24 @@ console.log(
 for (const l of lines) {
   console.log(l.map((c, i) => i < 2 ? c.padEnd(widths[i]) : c.padStart(widths[i])).join("  "));
 }
+if (echoBusy !== undefined) {
+  console.log(
+    "\necho, 1 connection, blocking run: alone vs beside 10k tasks looping on yieldNow()",
+  );
+  for (const e of echoBusy) {
+    console.log(
+      `  ${e.server.padEnd(16)} p50 ${e.p50Us.toFixed(0).padStart(5)} µs  p99 ${
+        e.p99Us.toFixed(0).padStart(6)
+      } µs  ${e.rtPerS.toFixed(0).padStart(6)} rt/s`,
+    );
+  }
+}
 const failures = ["deno", "bun"].flatMap((h) => byHost[h]?.failures ?? []);
 for (const f of failures) console.log(`FAILED ${f}`);
 if (jsonFile !== undefined) {
   writeFileSync(
     jsonFile,
-    JSON.stringify({ quick, seconds: secs, hosts: byHost, table }, null, 2) + "\n",
+    JSON.stringify({ quick, seconds: secs, hosts: byHost, table, echoBusy }, null, 2) + "\n",
   );
 }
 process.exit(failures.length === 0 ? 0 : 1);

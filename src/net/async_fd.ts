@@ -14,6 +14,7 @@
 
 import { EAGAIN, EINTR, F_GETFL, libc, O_NONBLOCK, sysError } from "../ffi/mod.ts";
 import type { IoSource } from "../io/reactor.ts";
+import { spendBudget, yieldForBudget } from "../sched/budget.ts";
 import { beginWait, currentTask, existingScheduler, threadScheduler } from "../sched/current.ts";
 import type { Scheduler, TaskRecord } from "../sched/scheduler.ts";
 import { type Operation, SUSPEND } from "../sched/types.ts";
@@ -206,6 +207,7 @@ export class AsyncFd {
    */
   *readWith(op: string, attempt: () => number, drainedBelow = 0, call = op): Operation<number> {
     const task = this.#task(op);
+    if (spendBudget(task)) yield* yieldForBudget(op);
     const source = this.#source;
     for (;;) {
       const n = this.#tryRead(attempt, drainedBelow, call);
@@ -230,6 +232,7 @@ export class AsyncFd {
    */
   *writeWith(op: string, attempt: () => number, fullBelow = 0, call = op): Operation<number> {
     const task = this.#task(op);
+    if (spendBudget(task)) yield* yieldForBudget(op);
     for (;;) {
       const n = this.#tryWrite(attempt, fullBelow, call);
       if (n >= 0) return n;

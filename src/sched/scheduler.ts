@@ -67,6 +67,19 @@ export const FAIR_INTERVAL = 61;
  */
 export const FAIR_POLL_MS = 0.1;
 
+/**
+ * The cooperative budget of one task step: how many strom operations
+ * (`join`, channel `send`/`recv`, socket reads and writes, ...) may run in
+ * one step before the next one yields once, so that a task looping over
+ * operations that are always ready (joining finished tasks, a channel that
+ * always has values, a socket that always has data) cannot hold the thread
+ * while timers, I/O and other tasks wait (tokio's coop budget is 128 too).
+ * Each such operation spends one unit (a `join` only when its task has
+ * already ended); each step starts with the whole budget. Leaf waits that
+ * always suspend (`sleep`, `yieldNow`) do not count.
+ */
+export const TASK_BUDGET = 128;
+
 /** How a finished task ended. */
 export const Ending = { Returned: 0, Threw: 1, Cancelled: 2 } as const;
 /** One of the values of {@linkcode Ending}. */
@@ -290,6 +303,12 @@ export class Scheduler {
   /** The task being resumed or cancelled right now. */
   current: TaskRecord | null = null;
   /**
+   * What is left of the running step's cooperative budget: operations that
+   * complete without waiting spend one each, and one that finds it spent
+   * yields first (see {@linkcode TASK_BUDGET}).
+   */
+  budget = 0;
+  /**
    * Root tasks still running, cancelled when `run` returns: an intrusive
    * doubly-linked list through the records (a Set's hashing cost 40% of a
    * spawn-and-join).
@@ -429,6 +448,7 @@ export class Scheduler {
     if ((flags & STATE) !== READY) return; // cancelled while queued
     task.flags = (flags & ~(STATE | RESUME_THROWS | RESUME_UNWINDS)) | RUNNING;
     this.current = task;
+    this.budget = TASK_BUDGET;
     const value = task.value;
     task.value = undefined;
     let r: IteratorResult<unknown, unknown>;
@@ -440,7 +460,9 @@ export class Scheduler {
       } else {
         // A time-out ran out (see unwind): end the timed operation, then
         // throw the expiry down to its `timeout` frame.
+        this.budget = Infinity; // finally blocks may not wait (see cancel)
         (value as Expiry).close();
+        this.budget = TASK_BUDGET;
         // A wake-up a finally block of the closed operation caused was for
         // that operation: it must not resume whatever the task waits in next.
         task.flags &= ~(WOKEN_WHILE_RUNNING | RESUME_THROWS);
@@ -491,18 +513,23 @@ export class Scheduler {
       return;
     }
     const previous = this.current;
+    const budget = this.budget;
     task.flags = (flags & ~(STATE | RESUME_THROWS | RESUME_UNWINDS)) | RUNNING;
     task.value = undefined;
     this.current = task;
+    // finally blocks may not wait: nothing in them yields for the budget.
+    this.budget = Infinity;
     let r: IteratorResult<unknown, unknown>;
     try {
       r = task.gen.return(undefined);
     } catch (error) {
       this.current = previous;
+      this.budget = budget;
       this.#finish(task, Ending.Threw, error);
       return;
     }
     this.current = previous;
+    this.budget = budget;
     if (!r.done) {
       halt(
         Rule.WaitDuringCancel,
@@ -583,13 +610,39 @@ export class Scheduler {
    * Runs every task that is ready now (not those it wakes: they wait a
    * turn). Every {@linkcode FAIR_INTERVAL} steps it looks at the timers and
    * the reactor (see {@linkcode fairCheck}), so a long queue of ready tasks
-   * cannot starve them; what that wakes is queued behind.
+   * cannot starve them.
+   *
+   * What timers and fd events wake goes to the ready queue's event lane,
+   * which runs ahead of the tasks already queued: first thing here, and
+   * right after each fair look that found something. Each time, it runs the
+   * tasks the lane held when it began; what the looks meanwhile add waits
+   * for the next time, after at least FAIR_INTERVAL steps of the queue, so
+   * neither lane starves the other.
    */
   runReady(): void {
-    for (let n = this.ready.length; n > 0; n--) {
+    if (this.ready.events > 0) this.#runEvents();
+    for (let n = this.ready.queued; n > 0; n--) {
       this.step(this.ready.shift()!);
       if (++this.#stepsSinceCheck >= this.fairInterval) this.fairCheck();
     }
+  }
+
+  /** Whether #runEvents is running (a fair look inside it only collects). */
+  #inEventLane = false;
+
+  #runEvents(): void {
+    const ready = this.ready;
+    this.#inEventLane = true;
+    try {
+      for (let n = ready.events; n > 0; n--) {
+        this.step(ready.shiftEvent()!);
+        if (++this.#stepsSinceCheck >= this.fairInterval) this.fairCheck();
+      }
+    } finally {
+      this.#inEventLane = false;
+    }
+    // The queue lane's turn: a full FAIR_INTERVAL steps before the next look.
+    this.#stepsSinceCheck = 0;
   }
 
   /**
@@ -597,24 +650,24 @@ export class Scheduler {
    * fires the due timers and, every {@linkcode FAIR_POLL_MS}, polls the
    * reactor without sleeping (if a task waits on an fd or another thread
    * may ring the wake fd). Reads the clock once, and not at all when there
-   * is nothing to look at.
+   * is nothing to look at. What it wakes runs next (see {@linkcode runReady}).
    */
   fairCheck(): void {
     this.#stepsSinceCheck = 0;
-    const watching = this.reactor.waiting > 0 || this.externalHolds > 0;
-    if (!watching) {
+    if (this.reactor.waiting === 0 && this.externalHolds === 0) {
       this.fireTimers();
-      return;
+    } else {
+      const now = this.now();
+      this.#fireTimersAt(now);
+      const last = this.#lastPollMs;
+      if (last !== last) { // NaN: the last kernel wait ended at an unread time
+        this.#lastPollMs = now;
+      } else if (now - last >= this.fairPollMs) {
+        this.#lastPollMs = now;
+        this.waitForEvents(0);
+      }
     }
-    const now = this.now();
-    this.#fireTimersAt(now);
-    const last = this.#lastPollMs;
-    if (last !== last) { // NaN: the last kernel wait ended at an unread time
-      this.#lastPollMs = now;
-    } else if (now - last >= this.fairPollMs) {
-      this.#lastPollMs = now;
-      this.waitForEvents(0);
-    }
+    if (this.ready.events > 0 && !this.#inEventLane) this.#runEvents();
   }
 
   /**
@@ -629,8 +682,14 @@ export class Scheduler {
   }
 
   #fireTimersAt(now: number): void {
-    for (let t = this.timers.popExpired(now); t !== undefined; t = this.timers.popExpired(now)) {
-      t.owner.wake();
+    let t = this.timers.popExpired(now);
+    if (t === undefined) return;
+    // What a timer wakes takes the event lane: served ahead of the ready queue.
+    const before = this.ready.length;
+    try {
+      for (; t !== undefined; t = this.timers.popExpired(now)) t.owner.wake();
+    } finally {
+      this.ready.promoteLast(this.ready.length - before);
     }
   }
 
@@ -665,7 +724,15 @@ export class Scheduler {
    */
   waitForEvents(timeoutNs: number): void {
     if (this.beforeWait !== null) this.beforeWait();
-    if (this.reactor.wait(timeoutNs)) {
+    // What fd events wake takes the event lane: served ahead of the ready queue.
+    const before = this.ready.length;
+    let rang: boolean;
+    try {
+      rang = this.reactor.wait(timeoutNs);
+    } finally {
+      this.ready.promoteLast(this.ready.length - before);
+    }
+    if (rang) {
       this.wakeHeard = true;
       if (this.onExternalWake !== null) this.onExternalWake();
     }

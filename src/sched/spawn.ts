@@ -4,6 +4,7 @@
  * @module
  */
 
+import { spendBudget } from "./budget.ts";
 import { beginWait, currentTask } from "./current.ts";
 import { Ending, type TaskRecord } from "./scheduler.ts";
 import { type Operation, SUSPEND, type Task } from "./types.ts";
@@ -74,8 +75,8 @@ const SUSPENDED: IteratorResult<unknown, never> = Object.freeze({ value: SUSPEND
  *     return or throw the target's ending
  */
 class JoinOp<T> {
-  /** Not started, waiting (registered as a joiner), or done. */
-  #state: 0 | 1 | 2 = 0;
+  /** Not started, waiting (registered as a joiner), done, or yielding for the budget. */
+  #state: 0 | 1 | 2 | 3 = 0;
   #me: TaskRecord | null = null;
 
   constructor(readonly target: TaskRecord) {}
@@ -99,10 +100,16 @@ class JoinOp<T> {
         this.#state = 1;
         return SUSPENDED;
       }
+      if (spendBudget(me)) {
+        // Ended already, but this step spent its budget: yield once first.
+        beginWait("join").wake();
+        this.#state = 3;
+        return SUSPENDED;
+      }
     } else if (this.#state === 1) {
       // Woken (normally) by the target's end.
       target.scheduler.joinerResumed(target);
-    } else {
+    } else if (this.#state === 2) {
       return { value: undefined as T, done: true };
     }
     this.#state = 2;

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { spendBudget, yieldForBudget } from "../sched/budget.ts";
 import { currentTask } from "../sched/current.ts";
 import { ReadyQueue } from "../sched/ready_queue.ts";
 import type { Operation } from "../sched/types.ts";
@@ -106,7 +107,7 @@ export class Channel<T> {
    * a task.
    */
   *send(value: T): Operation<void> {
-    currentTask("send");
+    if (spendBudget(currentTask("send"))) yield* yieldForBudget("send");
     for (;;) {
       if (this.trySend(value)) return;
       const entry = yield* waitIn(this.#senders, "send", { giveBack: () => this.#releaseRoom() });
@@ -137,7 +138,7 @@ export class Channel<T> {
    * task.
    */
   *recv(): Operation<IteratorResult<T, undefined>> {
-    currentTask("recv");
+    if (spendBudget(currentTask("recv"))) yield* yieldForBudget("recv");
     for (;;) {
       const r = this.tryRecv();
       if (r !== null) return r;

@@ -4,6 +4,7 @@
  * @module
  */
 
+import { spendBudget, yieldForBudget } from "../sched/budget.ts";
 import { currentTask } from "../sched/current.ts";
 import type { Operation } from "../sched/types.ts";
 import { waitIn, WaitList } from "./wait_list.ts";
@@ -56,7 +57,7 @@ export class Notify {
    * stored. Cancel-safe (see the class). Halts outside a task.
    */
   *notified(): Operation<void> {
-    currentTask("notified");
+    if (spendBudget(currentTask("notified"))) yield* yieldForBudget("notified");
     if (this.#permit) {
       this.#permit = false;
       return;

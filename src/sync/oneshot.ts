@@ -5,6 +5,7 @@
  * @module
  */
 
+import { spendBudget, yieldForBudget } from "../sched/budget.ts";
 import { currentTask } from "../sched/current.ts";
 import type { Operation } from "../sched/types.ts";
 import { waitIn, WaitList } from "./wait_list.ts";
@@ -112,7 +113,7 @@ export class OneshotReceiver<T> {
    * Halts outside a task.
    */
   *recv(): Operation<T> {
-    currentTask("recv");
+    if (spendBudget(currentTask("recv"))) yield* yieldForBudget("recv");
     for (;;) {
       const r = this.tryRecv();
       if (r !== null) {

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { spendBudget, yieldForBudget } from "../sched/budget.ts";
 import { currentTask } from "../sched/current.ts";
 import type { Operation } from "../sched/types.ts";
 import { type Waiter, waitIn, WaitList } from "./wait_list.ts";
@@ -97,7 +98,7 @@ export class Semaphore {
    */
   *acquire(n = 1): Operation<Permit> {
     checkCount("acquire: n", n, 1);
-    currentTask("acquire");
+    if (spendBudget(currentTask("acquire"))) yield* yieldForBudget("acquire");
     const permit = this.tryAcquire(n);
     if (permit !== null) return permit;
     const entry = yield* waitIn(this.#waiters, "acquire", {

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { spendBudget, yieldForBudget } from "../sched/budget.ts";
 import { currentTask } from "../sched/current.ts";
 import { ReadyQueue } from "../sched/ready_queue.ts";
 import { type ChildObserver, Ending, type Scheduler, type TaskRecord } from "../sched/scheduler.ts";
@@ -112,7 +113,7 @@ export class TaskSet<T> {
    * Cancel-safe: cancelled, it took no result. Halts outside a task.
    */
   *joinNext(): Operation<IteratorResult<T, undefined>> {
-    currentTask("joinNext");
+    if (spendBudget(currentTask("joinNext"))) yield* yieldForBudget("joinNext");
     for (;;) {
       const r = this.tryJoinNext();
       if (r !== null) return r;
