@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { connect } from "node:net";
 import { test } from "node:test";
 import { EFD_CLOEXEC, EFD_NONBLOCK, libc } from "../src/ffi/mod.ts";
-import { ownedFd, rootTask } from "../src/runtime/root_task.ts";
+import { type OwnedFd, ownedFd, rootTask } from "../src/runtime/root_task.ts";
 import { Runtime, type RuntimeOptions, WorkerCrashedError } from "../src/runtime/runtime.ts";
 import { RuntimeControl } from "../src/runtime/shared.ts";
 import { RuntimeShutdownError } from "../src/runtime/worker_context.ts";
@@ -14,6 +14,8 @@ import { acceptor, reusePortServer, ServerBoard } from "./fixtures/runtime_serve
 import {
   Board,
   crashOnGate,
+  exitHolding,
+  EXITING,
   exitWorker,
   failWith,
   gated,
@@ -28,6 +30,8 @@ import {
   submitOwnedWhenFull,
   submitShared,
   takeFd,
+  takeFdWith,
+  takeFive,
   textLength,
   throwOddError,
   throwProxy,
@@ -805,6 +809,20 @@ test("an owned fd goes to the task that starts, and is closed when its task neve
   } finally {
     gates.close();
   }
+  // More owned fds than a worker records per task: a RangeError, all closed.
+  await withRuntime({ workers: 1 }, (rt) => {
+    const fds = [0, 1, 2, 3, 4].map(() => libc.eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+    const five = (fd: number[]) =>
+      rootTask(
+        TASKS,
+        takeFive,
+        ...fd.map((n) => ownedFd(n)) as [OwnedFd, OwnedFd, OwnedFd, OwnedFd, OwnedFd],
+      );
+    assert.throws(() => rt.trySpawn(five(fds)), /at most 4 ownedFd arguments, got 5/);
+    const open = fdTable();
+    assert.deepEqual(fds.filter((fd) => open.get(String(fd)) === "anon_inode:[eventfd]"), []);
+    return Promise.resolve();
+  });
   assert.throws(() => ownedFd(-1), RangeError);
   assert.throws(() => ownedFd(1.5 as number), RangeError);
   assert.throws(
@@ -862,6 +880,34 @@ test("a worker whose thread exits (process.exit in a task) is noticed: reported,
   } finally {
     gates.close();
   }
+});
+
+test("a worker whose thread exits while it holds taken, unstarted tasks: the host closes their fds and rejects them", async () => {
+  const board = newBoard();
+  const crashes: number[] = [];
+  await withRuntime(
+    { workers: 1, maxTasksPerWorker: 4, onWorkerCrash: (_, i) => crashes.push(i) },
+    async (rt) => {
+      const doomed = outcome(rt.spawn(rootTask(TASKS, exitHolding, board, 3)));
+      await until(board, Board.STARTED, 1);
+      // Two tasks that own an fd each and take a fresh shared buffer: the
+      // worker takes them and parks them until the host posts the buffer,
+      // which it cannot while it is blocked below. Then the worker exits.
+      const shared = new Int32Array(new SharedArrayBuffer(8));
+      const held = [0, 1].map(() => {
+        const fd = libc.eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        const r = rt.trySpawn(rootTask(TASKS, takeFdWith, ownedFd(fd), shared));
+        assert.equal(r.status, "queued");
+        return r.status === "queued" ? outcome(r.result) : null;
+      });
+      assert.ok(blockUntil(board, EXITING, 1, 20_000), "the worker took both, then exited");
+      for (const error of [await doomed, ...(await Promise.all(held))]) {
+        assert.ok(error instanceof WorkerCrashedError, String(error));
+      }
+      assert.deepEqual(crashes, [0]);
+    },
+  );
+  // withRuntime: no eventfd more than before (the two owned ones were closed).
 });
 
 test("shutdown resolves when a task never yields: its worker is terminated, its task rejected, its fds closed", async () => {

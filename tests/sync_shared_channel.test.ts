@@ -122,11 +122,9 @@ test("a cancelled recv takes no message", async () => {
   }
 });
 
-test("bad input: options are checked; off a worker the operations throw; a foreign buffer is a TypeError", () => {
+test("bad input: options are checked; a foreign buffer is a TypeError", () => {
   assert.throws(() => SharedChannel.create({ capacity: 0 }), /capacity/);
   assert.throws(() => SharedChannel.create({ bytes: 63 }), /bytes/);
   assert.throws(() => new SharedChannel(new SharedArrayBuffer(4096)), TypeError);
-  const ch = SharedChannel.create<number>();
-  assert.throws(() => ch.trySend(1), /not a worker/);
-  assert.equal(ch.length, 0);
+  // (The host thread may use a channel too: sync_shared_channel_host.test.ts.)
 });

@@ -6,14 +6,16 @@
 // - SharedChannel (capacity 1024), producer and consumer on ONE worker;
 // - SharedChannel across TWO workers (one root task per worker);
 // - postMessage from a Worker to the host thread;
-// - a MessageChannel between two Workers (port to port).
+// - a MessageChannel between two Workers (port to port);
+// - SharedChannel between a worker and host code (no task: `for await` on
+//   the host, and `await sendAsync` to a worker).
 // The postMessage cases have no back-pressure (the receiver's queue grows);
 // the SharedChannel is bounded. Then a stress run: 4 producers and 4
 // consumers spread over all workers, 2M messages, each checked to arrive
 // exactly once and in order per producer.
 import { hardwareConcurrency, rootTask, Runtime, SharedChannel } from "../../mod.ts";
 import { host, hostArgs } from "../../src/ffi/mod.ts";
-import { both, consume, produce, stressConsume, stressProduce } from "./cross_tasks.ts";
+import { both, consume, produce, stressConsume, stressProduce, value } from "./cross_tasks.ts";
 
 const N = Number(hostArgs()[0] ?? 1_000_000);
 const STRESS = 2_000_000;
@@ -55,6 +57,42 @@ async function twoWorkers(kind: string): Promise<number> {
     if (got !== N || producedOn === consumedOn) {
       throw new Error(`bad run: ${got} ${producedOn} ${consumedOn}`);
     }
+    return ms;
+  } finally {
+    await rt.close();
+  }
+}
+
+// A worker's task sends, host code receives with `for await`.
+async function workerToHostCode(kind: string): Promise<number> {
+  const rt = await Runtime.create({ workers: 1 });
+  try {
+    const ch = SharedChannel.create<number | Uint8Array>({ capacity: 1024 });
+    const t0 = performance.now();
+    const produced = rt.spawn(rootTask(TASKS, produce, ch.buffer, N, kind));
+    let n = 0;
+    for await (const _ of ch) n++;
+    await produced;
+    const ms = performance.now() - t0;
+    if (n !== N) throw new Error(`received ${n} of ${N}`);
+    return ms;
+  } finally {
+    await rt.close();
+  }
+}
+
+// Host code sends with `await sendAsync`, a worker's task receives.
+async function hostCodeToWorker(kind: string): Promise<number> {
+  const rt = await Runtime.create({ workers: 1 });
+  try {
+    const ch = SharedChannel.create<number | Uint8Array>({ capacity: 1024 });
+    const t0 = performance.now();
+    const consumed = rt.spawn(rootTask(TASKS, consume, ch.buffer));
+    for (let i = 0; i < N; i++) await ch.sendAsync(value(kind, i));
+    ch.close();
+    const [n] = await consumed;
+    const ms = performance.now() - t0;
+    if (n !== N) throw new Error(`received ${n} of ${N}`);
     return ms;
   } finally {
     await rt.close();
@@ -112,6 +150,12 @@ for (const kind of ["number", "64 bytes"]) {
   console.log(`${host} ${kind}: SharedChannel, 2 workers  ${rate(N, await twoWorkers(k))}`);
   console.log(`${host} ${kind}: postMessage Worker->host  ${rate(N, await postToHost(k))}`);
   console.log(`${host} ${kind}: MessageChannel, 2 Workers ${rate(N, await messageChannel(k))}`);
+  console.log(
+    `${host} ${kind}: SharedChannel, worker->host code ${rate(N, await workerToHostCode(k))}`,
+  );
+  console.log(
+    `${host} ${kind}: SharedChannel, host code->worker ${rate(N, await hostCodeToWorker(k))}`,
+  );
 }
 
 // Stress: every worker runs producers and consumers.

@@ -84,9 +84,17 @@ export interface PreparedArgs {
 }
 
 /**
+ * The most `ownedFd` arguments of one root task: a worker records the fds of
+ * each task it took in shared memory until the task starts (a fixed number
+ * of words per slot), so the host can close them if the worker dies first.
+ */
+export const MAX_OWNED_FDS = 4;
+
+/**
  * Takes the top-level shared buffers and owned fds out of `args` (a copy);
- * `idOf` names each shared buffer (the same buffer, the same id). Checks
- * nothing else; {@linkcode encodePayload} checks the rest.
+ * `idOf` names each shared buffer (the same buffer, the same id). Throws a
+ * `RangeError` for more than {@linkcode MAX_OWNED_FDS} owned fds; checks
+ * nothing else ({@linkcode encodePayload} checks the rest).
  */
 export function prepareArgs(
   args: readonly unknown[],
@@ -119,6 +127,11 @@ export function prepareArgs(
       (shares ??= []).push([i, bufferIndex(a.buffer), kind, a.byteOffset, length]);
       out[i] = null;
     }
+  }
+  if (fds !== undefined && fds.length > MAX_OWNED_FDS) {
+    throw new RangeError(
+      `a root task takes at most ${MAX_OWNED_FDS} ownedFd arguments, got ${fds.length}`,
+    );
   }
   const bufferIds = buffers.length > 0 ? buffers.map(idOf) : undefined;
   return { args: out, buffers, bufferIds, shares, fds };

@@ -56,11 +56,12 @@ export class OwnedFd {
  * `trySpawn`, `submit` or `trySubmit`, whatever happens next: if the task
  * never starts (refused as `"full"` or `"shutting-down"`, a bad argument,
  * failed in the queue at shutdown or when no worker is left, its module
- * failed to load on the worker, its worker crashed before starting it), the
+ * failed to load on the worker, its worker crashed or its thread died
+ * abruptly, e.g. `process.exit()` in another task, before starting it), the
  * runtime closes the fd. Nothing leaks and nothing is closed twice: after
- * the call, the caller must not close it. (One gap: a worker whose thread
- * dies abruptly, e.g. `process.exit()` in a task, takes the fds of the tasks
- * it had taken but not started with it.) It must be a top-level argument.
+ * the call, the caller must not close it. It must be a top-level argument,
+ * and a root task takes at most 4 (a `RangeError` from the submit, which
+ * closes them all).
  *
  * Throws a `RangeError` for a number that is not an fd (an integer in
  * [0, 2^31 - 1]) and a `TypeError` for a value that is not a number; such a

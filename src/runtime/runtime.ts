@@ -58,7 +58,7 @@ import {
   importModule,
   type RootTask,
 } from "./root_task.ts";
-import { Phase, RuntimeControl } from "./shared.ts";
+import { Phase, registerControl, RuntimeControl } from "./shared.ts";
 import { SharedQueue } from "./shared_queue.ts";
 import {
   closeOwnedArgs,
@@ -339,6 +339,7 @@ export class Runtime {
     const control = RuntimeControl.create(workers, maxTasksPerWorker);
     const queue = SharedQueue.create(queueCapacity, queueBytes - (queueBytes % 4));
     const runtime = new Runtime(control, queue, options, graceMs, stopMs);
+    registerControl(control, true); // SharedChannels used here ring its workers
     try {
       for (let i = 0; i < workers; i++) await runtime.#startWorker(i, reactor);
     } catch (error) {
@@ -848,6 +849,7 @@ export class Runtime {
     this.#held.clear(); // buffers of worker-submitted tasks failed before they reached the host
     this.#wanted.clear();
     this.#takenEarly.clear();
+    registerControl(c, false);
   }
 
   /** Shuts down at once: {@linkcode shutdown} with no grace (running tasks are cancelled). */

@@ -45,6 +45,7 @@ const RUNNING_TOTAL = 6;
 const ROOM_SEQ = 7;
 const HOST_ROOM_WAITER = 8;
 const WAKE_CURSOR = 9;
+const RUNTIME_ID = 10; // a random nonzero id: which runtime a SharedChannel's workers belong to
 const GLOBAL_WORDS = 16;
 // Per-worker words.
 const IDLE = 0;
@@ -55,6 +56,8 @@ const ROOM_WAIT = 4;
 const ALIVE = 5;
 const REACTOR_FD = 6; // the reactor's fd other than the eventfd (epoll), or -1
 const WORKER_WORDS = 8;
+/** The fds recorded per task slot (`MAX_OWNED_FDS` in codec.ts). */
+export const FDS_PER_SLOT = 4;
 
 const ONE = new Uint8Array(8);
 ONE[0] = 1;
@@ -68,6 +71,29 @@ const COUNTERS: Record<Counter, number> = {
   failed: FAILED,
 };
 
+// The runtimes created on this thread (by id), while they run: a
+// SharedChannel used on this thread finds the workers it must ring here.
+const controls = new Map<number, RuntimeControl>();
+// The ids of every runtime created on this thread, ended ones included.
+const createdHere = new Set<number>();
+
+/** Makes `control` findable by its id on this thread (its runtime was created here), or forgets it. */
+export function registerControl(control: RuntimeControl, live: boolean): void {
+  if (live) {
+    controls.set(control.id, control);
+    createdHere.add(control.id);
+  } else controls.delete(control.id);
+}
+
+/**
+ * The control of the runtime created on this thread with `id` while it
+ * runs; null once it ended (its workers need no ringing); undefined if it
+ * was not created on this thread.
+ */
+export function controlById(id: number): RuntimeControl | null | undefined {
+  return controls.get(id) ?? (createdHere.has(id) ? null : undefined);
+}
+
 /** The shared control block of one runtime, as seen from any of its threads. */
 export class RuntimeControl {
   readonly buffer: SharedArrayBuffer;
@@ -75,10 +101,14 @@ export class RuntimeControl {
   readonly workers: number;
   readonly maxTasksPerWorker: number;
   readonly #tableBase: number;
+  readonly #fdBase: number;
 
   /** Creates the shared memory for `workers` workers running at most `maxTasksPerWorker` root tasks each. */
   static create(workers: number, maxTasksPerWorker: number): RuntimeControl {
-    const words = GLOBAL_WORDS + workers * WORKER_WORDS + workers * maxTasksPerWorker + 2;
+    // Then the running-ids table (a word per task slot) and the taken fds
+    // (FDS_PER_SLOT words per slot), and last the two sizes.
+    const slots = workers * maxTasksPerWorker;
+    const words = GLOBAL_WORDS + workers * WORKER_WORDS + slots * (1 + FDS_PER_SLOT) + 2;
     const buffer = new SharedArrayBuffer(words * 4);
     const view = new Int32Array(buffer);
     view[words - 2] = workers;
@@ -88,6 +118,9 @@ export class RuntimeControl {
       view[GLOBAL_WORDS + i * WORKER_WORDS + REACTOR_FD] = -1;
     }
     view.fill(-1, GLOBAL_WORDS + workers * WORKER_WORDS, words - 2);
+    const id = new Int32Array(1);
+    while (id[0] === 0 || createdHere.has(id[0]!)) crypto.getRandomValues(id);
+    view[RUNTIME_ID] = id[0]!;
     return new RuntimeControl(buffer);
   }
 
@@ -98,6 +131,12 @@ export class RuntimeControl {
     this.workers = this.words[this.words.length - 2]!;
     this.maxTasksPerWorker = this.words[this.words.length - 1]!;
     this.#tableBase = GLOBAL_WORDS + this.workers * WORKER_WORDS;
+    this.#fdBase = this.#tableBase + this.workers * this.maxTasksPerWorker;
+  }
+
+  /** The runtime's id: random, nonzero, unique among the runtimes created on this thread. */
+  get id(): number {
+    return this.words[RUNTIME_ID]!;
   }
 
   #w(i: number, word: number): number {
@@ -164,7 +203,30 @@ export class RuntimeControl {
     return ids;
   }
 
-  /** Forgets what a dead worker ran (its counts go out of the totals). */
+  /**
+   * Worker `i` took a task into `slot` that owns `fds` (at most
+   * {@linkcode FDS_PER_SLOT}): recorded until the task starts or the worker
+   * closes them ({@linkcode releaseFds}), so that the host can close them if
+   * the worker's thread dies first.
+   */
+  holdFds(i: number, slot: number, fds: readonly number[]): void {
+    const at = this.#fdBase + (i * this.maxTasksPerWorker + slot) * FDS_PER_SLOT;
+    for (let k = 0; k < FDS_PER_SLOT; k++) Atomics.store(this.words, at + k, fds[k] ?? -1);
+  }
+
+  /**
+   * The fds of the task in worker `i`'s `slot` are no longer the runtime's:
+   * the task started (they are its own), or the worker is about to close
+   * them (called before the close: a dead worker's record never names an
+   * fd number that may have been reused).
+   */
+  releaseFds(i: number, slot: number): void {
+    const at = this.#fdBase + (i * this.maxTasksPerWorker + slot) * FDS_PER_SLOT;
+    if (Atomics.load(this.words, at) === -1) return;
+    for (let k = 0; k < FDS_PER_SLOT; k++) Atomics.store(this.words, at + k, -1);
+  }
+
+  /** Forgets what a dead worker ran (its counts go out of the totals; its taken fds stay, see {@linkcode reclaimFds}). */
   clearWorker(i: number): void {
     const n = Atomics.exchange(this.words, this.#w(i, RUNNING), 0);
     Atomics.sub(this.words, RUNNING_TOTAL, n);
@@ -213,15 +275,23 @@ export class RuntimeControl {
 
   /**
    * For a worker whose thread is gone without ending itself (the host
-   * checked): detaches it and returns its reactor fds that are still
-   * published, for the host to close. Empty if the worker got as far as its
-   * own `detach` (it closes them itself: never twice).
+   * checked): detaches it and returns, for the host to close, its reactor
+   * fds that are still published (none if the worker got as far as its own
+   * `detach`: it closes them itself, never twice) and the fds of the tasks
+   * it had taken and not started (see {@linkcode holdFds}).
    */
   reclaimFds(i: number): number[] {
     const wake = Atomics.load(this.words, this.#w(i, WAKE_FD));
     const other = Atomics.load(this.words, this.#w(i, REACTOR_FD));
     this.detach(i);
-    return [wake, other].filter((fd) => fd >= 0);
+    const fds = [wake, other].filter((fd) => fd >= 0);
+    const from = this.#fdBase + i * this.maxTasksPerWorker * FDS_PER_SLOT;
+    const to = from + this.maxTasksPerWorker * FDS_PER_SLOT;
+    for (let at = from; at < to; at++) {
+      const fd = Atomics.exchange(this.words, at, -1);
+      if (fd >= 0) fds.push(fd);
+    }
+    return fds;
   }
 
   alive(i: number): boolean {

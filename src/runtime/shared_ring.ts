@@ -8,15 +8,25 @@
  * with a marker; bounded by a count and by bytes; a futex-style
  * three-state mutex (Drepper) guards it: a copy of one record and a few
  * index updates, so the lock is nearly always free at the first
- * compare-exchange. Any thread may push and pop.
+ * compare-exchange. Any thread may push and pop. (A copy on purpose: one
+ * ring under both, tried, made the root-task queue 3-32% slower per
+ * push+pop on Bun, behind the extra layer; `bench/sync/ring_ab.ts`.)
  *
- * Waking (no lost wake-up, at most one eventfd write per waiting worker): a
- * worker about to let a task wait stores 1 in its flag and in the `*_ANY`
- * summary word, then tries once more; a thread that pushed (popped) reads
- * the summary, and only if it is set clears it and claims each set flag by
- * a compare-exchange from 1 to 0, then wakes that worker. Atomics are
- * sequentially consistent: either the waiter's second try sees the record
- * (the room), or the pusher (popper) sees its flag.
+ * Waking (no lost wake-up, at most one wake per waiting thread): a thread
+ * about to let a task (or a promise) wait sets bits in its flag (worker i's,
+ * or the host's: the one thread that is not a worker of the runtime) and
+ * stores 1 in the `*_ANY` summary word, then tries once more; a thread that
+ * pushed (popped) reads the summary, and only if it is set clears it and
+ * claims each set flag by exchanging it for 0, then wakes that thread with
+ * the bits it took. Atomics are sequentially consistent: either the
+ * waiter's second try sees the record (the room), or the pusher (popper)
+ * sees its flag.
+ *
+ * The host is woken two ways, by the bits of its flag: its promises
+ * (`HOST_*_SEQ`, a futex word for `Atomics.waitAsync`) and its scheduler's
+ * eventfd (`HOST_FD`, published by the host when a task of its waits).
+ * That eventfd is its thread's scheduler's, which lives as long as the
+ * thread: writing it never hits a reused fd number.
  *
  * @module
  */
@@ -29,14 +39,22 @@ const HEAD = 3; // byte offset of the oldest record
 const TAIL = 4; // byte offset where the next record goes
 const BYTES = 5; // size of the ring in bytes
 const CLOSED = 6;
-const RECV_ANY = 7; // some worker's RECV_WAIT flag may be set
-const SEND_ANY = 8; // some worker's SEND_WAIT flag may be set
+const RECV_ANY = 7; // some thread's RECV_WAIT flag may be set
+const SEND_ANY = 8; // some thread's SEND_WAIT flag may be set
 const MAGIC = 9;
+const RUNTIME = 10; // the id of the runtime whose workers use the ring (0: none yet)
+const HOST_THREAD = 11; // the token of the one non-worker thread that uses it (0: none yet)
+const HOST_FD = 12; // the host scheduler's eventfd, once a host task waited (else -1)
+const HOST_RECV_SEQ = 13; // bumped to wake the host's promises waiting for a record
+const HOST_SEND_SEQ = 14; // ... for room
 /** The most workers whose tasks may wait on one channel (a runtime's most workers). */
 export const MAX_WORKERS = 256;
-const RECV_WAIT = 16; // MAX_WORKERS flags
-const SEND_WAIT = RECV_WAIT + MAX_WORKERS; // MAX_WORKERS flags
-const HEADER_WORDS = SEND_WAIT + MAX_WORKERS;
+/** The flag of the host (the non-worker thread), after the workers'. */
+export const HOST_SLOT = MAX_WORKERS;
+const FLAGS = MAX_WORKERS + 1;
+const RECV_WAIT = 16; // FLAGS flags
+const SEND_WAIT = RECV_WAIT + FLAGS; // FLAGS flags
+const HEADER_WORDS = SEND_WAIT + FLAGS;
 const HEADER_BYTES = HEADER_WORDS * 4;
 const MAGIC_VALUE = 0x5354524d; // "STRM"
 const RECORD_HEADER = 8;
@@ -87,6 +105,7 @@ export class SharedRing {
     words[CAPACITY] = capacity;
     words[BYTES] = ringBytes;
     words[MAGIC] = MAGIC_VALUE;
+    words[HOST_FD] = -1;
     return new SharedRing(buffer);
   }
 
@@ -218,28 +237,78 @@ export class SharedRing {
     }
   }
 
-  /** Worker `i` has tasks about to wait on `side`. */
-  announceWait(side: Side, i: number): void {
-    Atomics.store(this.#words, side + i, 1);
+  /** Thread `slot` (a worker's index, or {@linkcode HOST_SLOT}) is about to wait on `side` (`bits`: how). */
+  announceWait(side: Side, slot: number, bits: number): void {
+    Atomics.or(this.#words, side + slot, bits);
     Atomics.store(this.#words, side === Side.Recv ? RECV_ANY : SEND_ANY, 1);
   }
 
   /**
-   * Claims every worker flagged as waiting on `side` (clearing the flags)
-   * and calls `wake` for each; cheap (one load) when none is.
+   * Whether some thread may wait on `side` (clearing the summary: the
+   * caller then claims each flag); one load when none does.
    */
-  claimWaiters(side: Side, workers: number, wake: (i: number) => void): void {
+  takeAny(side: Side): boolean {
     const any = side === Side.Recv ? RECV_ANY : SEND_ANY;
-    if (Atomics.load(this.#words, any) === 0) return;
+    if (Atomics.load(this.#words, any) === 0) return false;
     Atomics.store(this.#words, any, 0);
-    for (let i = 0; i < workers; i++) {
-      if (
-        Atomics.load(this.#words, side + i) === 1
-        && Atomics.compareExchange(this.#words, side + i, 1, 0) === 1
-      ) {
-        wake(i);
-      }
-    }
+    return true;
+  }
+
+  /** Claims thread `slot`'s flag on `side`: the bits it had (0: it did not wait). */
+  claim(side: Side, slot: number): number {
+    const at = side + slot;
+    return Atomics.load(this.#words, at) === 0 ? 0 : Atomics.exchange(this.#words, at, 0);
+  }
+
+  /** The id of the runtime whose workers use the ring, 0 if none has yet. */
+  get runtimeId(): number {
+    return Atomics.load(this.#words, RUNTIME);
+  }
+
+  /** Binds the ring to runtime `id` (the first worker to use it does): false if another runtime has it. */
+  bindRuntime(id: number): boolean {
+    const had = Atomics.compareExchange(this.#words, RUNTIME, 0, id);
+    return had === 0 || had === id;
+  }
+
+  /** Binds the ring's host side to the thread with `token`: false if another thread has it. */
+  bindHostThread(token: number): boolean {
+    const had = Atomics.compareExchange(this.#words, HOST_THREAD, 0, token);
+    return had === 0 || had === token;
+  }
+
+  /** The host scheduler's eventfd (-1 until a host task waited). */
+  get hostFd(): number {
+    return Atomics.load(this.#words, HOST_FD);
+  }
+
+  set hostFd(fd: number) {
+    Atomics.store(this.#words, HOST_FD, fd);
+  }
+
+  /** The host's wake sequence of `side` (read before announcing a promise's wait). */
+  hostSeq(side: Side): number {
+    return Atomics.load(this.#words, side === Side.Recv ? HOST_RECV_SEQ : HOST_SEND_SEQ);
+  }
+
+  /** Wakes every host promise waiting on `side`. */
+  wakeHostPromises(side: Side): void {
+    const at = side === Side.Recv ? HOST_RECV_SEQ : HOST_SEND_SEQ;
+    Atomics.add(this.#words, at, 1);
+    Atomics.notify(this.#words, at);
+  }
+
+  /**
+   * Waits (without blocking the thread) until the host's sequence of `side`
+   * moves from `seq`: a promise, or null if it moved already.
+   */
+  waitHost(side: Side, seq: number): Promise<unknown> | null {
+    const r = Atomics.waitAsync(
+      this.#words,
+      side === Side.Recv ? HOST_RECV_SEQ : HOST_SEND_SEQ,
+      seq,
+    );
+    return r.async ? r.value : null;
   }
 
   #lock(): void {

@@ -163,11 +163,6 @@ interface Parked {
   asked: boolean;
 }
 
-// Closes the owned fds of a task that will not start.
-function closeFds(payload: TaskPayload): void {
-  for (const fd of ownedFdsOf(payload)) libc.close(fd);
-}
-
 class WorkerLoop {
   // Free slots of this worker's row in the running-ids table.
   readonly #free: number[] = [];
@@ -304,6 +299,10 @@ class WorkerLoop {
       this.#report(slot, id, true, Ending.Threw, error);
       return;
     }
+    // Until it starts, the task's fds are recorded where the host finds them
+    // should this thread die (process.exit() in another task).
+    const fds = ownedFdsOf(payload);
+    if (fds.length > 0) this.control.holdFds(this.index, slot, fds);
     if (payload.shares === undefined) return await this.#start(slot, id, payload);
     const buffers = this.#buffersInUse(payload);
     if (buffers !== null) {
@@ -406,13 +405,14 @@ class WorkerLoop {
       checkExport(task, ns); // halts: the submitter could not check it
       const fn = ns[payload.name] as (...args: unknown[]) => Task<unknown>;
       started = true; // from here the task owns its fds, even if it throws at once
+      this.control.releaseFds(this.index, slot);
       const record = this.scheduler.spawn(fn(...payload.args), true);
       // The record's observer: its ending goes to the host (and is "observed":
       // no onUnjoinedError report on this thread).
       record.group = { childDone: (t) => this.#ended(slot, id, reply, t) };
     } catch (error) {
       // The module failed to load, or the thread is at its task limit.
-      if (!started) closeFds(payload);
+      if (!started) this.#closeFds(slot, payload);
       this.#report(slot, id, reply, Ending.Threw, error);
     }
   }
@@ -421,11 +421,18 @@ class WorkerLoop {
   dropParked(): void {
     for (const [id, { slot, payload, asked }] of this.#parked) {
       if (!asked) this.#taken.push(id); // the host drops its copy
-      closeFds(payload);
+      this.#closeFds(slot, payload);
       this.#report(slot, id, payload.reply, Ending.Cancelled, new TaskCancelledError(id));
     }
     this.#parked.clear();
     this.#asked.clear();
+  }
+
+  // Closes the owned fds of a task that will not start (unrecorded first:
+  // the host must never close them again, once their numbers may be reused).
+  #closeFds(slot: number, payload: TaskPayload): void {
+    this.control.releaseFds(this.index, slot);
+    for (const fd of ownedFdsOf(payload)) libc.close(fd);
   }
 
   #ended(slot: number, id: number, reply: boolean, task: TaskRecord): void {
