@@ -923,6 +923,17 @@ function renderBridge(data, _ctx) {
       }
     }
   }
+  for (const r of data.echoAb ?? []) {
+    rows.push([
+      `TCP echo, ${r.conns} conns, one process, run and runAsync alternating: CPU per round trip`,
+      r.host,
+      "epoll",
+      `${sig(r.runAsyncUsPerRt)} µs`,
+      `run: ${sig(r.runUsPerRt)} µs (median ratio ${
+        r.ratioMedian.toFixed(2)
+      }x of ${r.pairs} pairs)`,
+    ]);
+  }
   for (const [host, hostName] of HOSTS) {
     const a = (data.gateway ?? []).find((g) => g.id === `strom-${host}`);
     const b = (data.gateway ?? []).find((g) => g.id === `peer-${host}`);
@@ -935,6 +946,7 @@ function renderBridge(data, _ctx) {
       `${hostName}.serve + fetch: ${fmtInt(b.rps)}; ${sig(b.cpuUsPerRequest)} µs`,
     ]);
   }
+  if (data.note) md.push(data.note, "");
   md.push(
     mdTable(["figure", "host", "reactor", "strom", "host's own way"], rows, [
       "l",

@@ -3,12 +3,16 @@
 // runs bench/bridge/bridge.ts once per case, host and reactor (each in its
 // own child process) and prints one table. Not a test: it prints figures.
 //
-//   node bench/bridge/run.mjs [--quick] [--json FILE] [--cases until,wake,idle,echo,gateway]
+//   node bench/bridge/run.mjs [--quick] [--json FILE] [--cases until,wake,idle,echo,echo_ab,gateway]
 //
 // Case `echo` runs the echo harness (bench/echo/run.mjs) on strom's echo
 // server under runAsync (examples/echo.ts) and under the blocking run
 // (bench/echo/strom_run.ts), at 1 and 64 connections: server CPU per round
-// trip, side by side in the same run. Case `gateway` runs
+// trip, side by side in the same run. Case `echo_ab` runs
+// bench/bridge/echo_ab.mjs: one echo server process in which run and
+// runAsync take turns (alternating phases) serving the same connections, at
+// 1 and 64 connections: the median of the per-pair CPU ratios, which holds
+// up better than two processes on a machine other work loads. Case `gateway` runs
 // bench/bridge/gateway.mjs: examples/gateway.ts against the same gateway on
 // Deno.serve/Bun.serve + fetch, under wrk.
 // Written for Node with no dependencies.
@@ -29,7 +33,7 @@ const flag = (name) => {
   return i >= 0 ? argv[i + 1] : undefined;
 };
 const jsonFile = flag("--json");
-const cases = (flag("--cases") ?? "until,wake,idle,echo,gateway").split(",");
+const cases = (flag("--cases") ?? "until,wake,idle,echo,echo_ab,gateway").split(",");
 const HOSTS = [
   ["deno", bin("deno"), ["run", "-A", "--no-check", script]],
   ["bun", bin("bun"), [script]],
@@ -38,8 +42,9 @@ const HOSTS = [
 const results = [];
 let echo = [];
 let gateway = [];
+let echoAb = [];
 const started = Date.now();
-for (const which of cases.filter((c) => c !== "echo" && c !== "gateway")) {
+for (const which of cases.filter((c) => !["echo", "echo_ab", "gateway"].includes(c))) {
   for (const reactor of ["epoll", "poll"]) {
     for (const [host, cmd, args] of HOSTS) {
       const r = spawnSync(cmd, [...args, which, ...(quick ? ["--quick"] : [])], {
@@ -77,6 +82,24 @@ if (cases.includes("echo")) {
     ], { cwd: root, stdio: ["ignore", "ignore", "inherit"], timeout: 900_000 });
     if (r.status === 0) echo = JSON.parse(readFileSync(file, "utf8")).results ?? [];
     else console.error(`echo harness failed (exit ${r.status})`);
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+if (cases.includes("echo_ab")) {
+  const tmp = mkdtempSync(join(tmpdir(), "strom-bridge-"));
+  try {
+    const file = join(tmp, "echo_ab.json");
+    const r = spawnSync(process.execPath, [
+      join(root, "bench", "bridge", "echo_ab.mjs"),
+      "--signal",
+      ...(quick ? ["--pairs", "3", "--phase-ms", "300"] : []),
+      "--json",
+      file,
+    ], { cwd: root, stdio: ["ignore", "ignore", "inherit"], timeout: 600_000 });
+    if (r.status === 0) echoAb = JSON.parse(readFileSync(file, "utf8"));
+    else console.error(`echo A/B failed (exit ${r.status})`);
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }
@@ -152,6 +175,15 @@ for (const host of ["deno", "bun"]) {
     ]);
   }
 }
+for (const r of echoAb) {
+  rows.push([
+    r.host,
+    "epoll",
+    `TCP echo, ${r.conns} conn${r.conns > 1 ? "s" : ""}, one process, run/runAsync alternating`,
+    `runAsync ${f(r.runAsyncUsPerRt, 2)} µs`,
+    `run: ${f(r.runUsPerRt, 2)} µs (median ratio ${f(r.ratioMedian, 2)}x of ${r.pairs} pairs)`,
+  ]);
+}
 for (const host of ["deno", "bun"]) {
   const a = gateway.find((g) => g.id === `strom-${host}`);
   const b = gateway.find((g) => g.id === `peer-${host}`);
@@ -174,5 +206,5 @@ console.log(widths.map((w) => "-".repeat(w)).join("  "));
 for (const row of rows) console.log(line(row));
 console.log(`# total ${Math.round((Date.now() - started) / 1000)} s`);
 if (jsonFile !== undefined) {
-  writeFileSync(jsonFile, JSON.stringify({ results, echo, gateway }, null, 2) + "\n");
+  writeFileSync(jsonFile, JSON.stringify({ results, echo, echoAb, gateway }, null, 2) + "\n");
 }

@@ -18,12 +18,19 @@ import { HostTurns } from "./host_turns.ts";
  * `Deno.serve`/`Bun.serve` in the same process keeps answering, `await`
  * elsewhere proceeds; tasks may wait for promises with `until`.
  *
- * What it costs: strom tasks run in slices of at most 1 ms between turns of
- * the host loop; when no task is ready, the kernel wait runs off the JS
- * thread (Deno: a `nonblocking` FFI call; Bun: a helper Worker), which adds
- * a thread hop (tens of µs) to each wake-up from idle. An idle process uses
- * no CPU. The blocking `run` is the fastest path for a program that is all
- * strom; use `runAsync` when the program also uses the host.
+ * What runs when, and what it costs: strom tasks run in slices of at most
+ * 1 ms between turns of the host loop (a `setImmediate`, a few µs). When no
+ * task is ready, the thread waits for the kernel on the JS thread, as `run`
+ * does, for the rest of the slice, unless a task waits in `until` (it needs
+ * the host loop: the driver returns to it at once); so a busy server pays
+ * about what it pays under `run`, and host work no task waits for may wait
+ * up to a slice. A thread that found nothing to do for a whole slice, or
+ * whose tasks wait in `until`, waits for the kernel off the JS thread
+ * (Deno: a `nonblocking` FFI call; Bun: a helper Worker) while the host
+ * loop runs freely: each wake-up from there costs a thread hop (tens of
+ * µs); an idle process uses no CPU. The blocking `run` is the fastest path
+ * for a program that is all strom; use `runAsync` when the program also
+ * uses the host.
  *
  * The task starts at once: its steps up to its first wait run before
  * `runAsync` returns the promise (so, e.g., a task's first `untilSignal` has

@@ -6,7 +6,7 @@
 
 import { onHostSignal } from "../ffi/mod.ts";
 import type { Operation } from "../sched/types.ts";
-import { until } from "./until.ts";
+import { untilInBackground } from "./until.ts";
 
 /** The signals a graceful shutdown waits for by default. */
 export const SHUTDOWN_SIGNALS: readonly string[] = Object.freeze(["SIGINT", "SIGTERM"]);
@@ -47,7 +47,7 @@ export function* untilSignal(signals: readonly string[] = SHUTDOWN_SIGNALS): Ope
   }
   let remove: (() => void) | null = null;
   try {
-    return yield* until((_signal) =>
+    return yield* untilInBackground((_signal) =>
       new Promise<string>((resolve) => {
         remove = onHostSignal(signals, resolve);
       })

@@ -5,6 +5,7 @@
  */
 
 import { beginWait, currentTask } from "../sched/current.ts";
+import type { Scheduler } from "../sched/scheduler.ts";
 import { type Operation, SUSPEND } from "../sched/types.ts";
 import { halt, Rule } from "../sched/usage.ts";
 
@@ -48,7 +49,45 @@ function describe(value: unknown): string {
  * console.log(await runAsync(timeout(5000, fetchText("http://127.0.0.1:8080/"))));
  * ```
  */
-export function* until<T>(source: UntilSource<T>): Operation<T> {
+export function until<T>(source: UntilSource<T>): Operation<T> {
+  // A plain function returning the generator: no extra frame per wait.
+  return waitForHost(source, false);
+}
+
+/**
+ * How many of a scheduler's host waits (`Scheduler.hostWaits`) are
+ * background waits: see {@linkcode untilInBackground}.
+ */
+export interface BackgroundWaits {
+  count: number;
+}
+
+const backgroundWaits = new WeakMap<Scheduler, BackgroundWaits>();
+
+/** The {@linkcode BackgroundWaits} of `scheduler` (one record for its life). */
+export function backgroundWaitsOf(scheduler: Scheduler): BackgroundWaits {
+  let record = backgroundWaits.get(scheduler);
+  if (record === undefined) {
+    record = { count: 0 };
+    backgroundWaits.set(scheduler, record);
+  }
+  return record;
+}
+
+/**
+ * {@linkcode until} for a promise that settles rarely and may wait a little
+ * (up to about a slice, 1 ms) after it settles: a signal, a shutdown. While
+ * a thread's only host waits are such background waits, its driver may
+ * wait for the kernel on the JS thread for the rest of a slice before it
+ * returns to the host loop (see `src/host/host_turns.ts`); a plain `until`
+ * makes it return at once, because the task needs the host loop to make
+ * progress. Same contract as `until` otherwise.
+ */
+export function untilInBackground<T>(source: UntilSource<T>): Operation<T> {
+  return waitForHost(source, true);
+}
+
+function* waitForHost<T>(source: UntilSource<T>, background: boolean): Operation<T> {
   if (typeof source !== "function" && !isThenable(source)) {
     throw new TypeError(
       `until: expected a promise or a function returning one, got ${describe(source)}`,
@@ -92,10 +131,13 @@ export function* until<T>(source: UntilSource<T>): Operation<T> {
     },
   );
   scheduler.hostWaits++;
+  const counted = background ? backgroundWaitsOf(scheduler) : null;
+  if (counted !== null) counted.count++;
   try {
     return (yield SUSPEND) as T;
   } finally {
     scheduler.hostWaits--;
+    if (counted !== null) counted.count--;
     if (waiting) {
       // Cancelled before the promise settled: stop the host work.
       waiting = false;

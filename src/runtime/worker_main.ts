@@ -282,6 +282,7 @@ class WorkerLoop {
         const pending = (this.#hostTurns ??= new HostTurns(scheduler)).turn(null, maySleep);
         if (pending !== undefined) await pending;
       } else {
+        this.#hostTurns?.preciseTimers(); // its turns may have left the slack coarse
         scheduler.turn(maySleep ? Infinity : 0);
       }
       this.flush(); // (also flushed before the turn's kernel wait)
