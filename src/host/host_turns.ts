@@ -16,9 +16,9 @@
  *    than half a slice left, the host loop's turn comes first and a fresh
  *    slice starts), if nothing needs the host loop to run sooner: no task
  *    waits in `until` (such a task can only go on once the host loop ran;
- *    `untilSignal`'s wait is a background wait and does not count; a task
- *    that begins an `until` during the turn rings the wake fd, which ends
- *    the wait), and no off-thread wait is still in flight. Under load the
+ *    `untilSignal`'s wait is a background wait and does not count; when a
+ *    task begins an `until` during the turn, the turn's wait becomes a
+ *    poll), and no off-thread wait is still in flight. Under load the
  *    next event comes within the slice: the thread stays on strom, with
  *    one host turn per slice, and pays no thread hop. Host work that no
  *    task waits for (a host timer, a host server's request) may wait about
@@ -67,8 +67,6 @@ const MIN_ON_THREAD_WAIT_MS = HOST_SLICE_MS / 2;
 const SLICE_SLACK_NS = HOST_SLICE_MS * 1e6;
 // The timer slack (ns) the Scheduler sets for its thread (for its timers).
 const PRECISE_SLACK_NS = 1000;
-// What rings an eventfd (a count of 1).
-const RING = new Uint8Array([1, 0, 0, 0, 0, 0, 0, 0]);
 // The longest single kernel wait for a timer (about 24 days), as in turn().
 const MAX_WAIT_MS = 2 ** 31;
 // Consecutive failed off-thread waits before giving up (a poll that fails
@@ -119,24 +117,25 @@ export class HostTurns {
   // When the current on-thread wait ends at the latest, without slack (ms).
   #waitEnd = 0;
   // The scheduler's own beforeWait, called first by ours during a wait.
-  #beforeWait: (() => void) | null = null;
-  readonly #onBeforeWait = (): void => {
+  #beforeWait: (() => boolean | void) | null = null;
+  readonly #onBeforeWait = (): boolean => {
     if (this.#beforeWait !== null) this.#beforeWait();
     const s = this.scheduler;
     // A zero-time-out poll between task steps: no time-out to fold.
-    if (s.ready.length > 0) return;
+    if (s.ready.length > 0) return false;
     if (s.hostWaits > this.#background.count) {
       // A task of this turn began to wait in `until`: it needs the host
-      // loop now, not after this wait. Ring the wake fd, so the wait
-      // returns at once (the next turn goes off the JS thread).
-      libc.write(s.reactor.wakeFd, RING, 8);
-      return;
+      // loop now, not after this wait, which becomes a poll (the next turn
+      // goes off the JS thread). Cheaper than ringing the wake fd (a write,
+      // then a read to drain it).
+      return true;
     }
     // A strom timer due before the wait's end plus the slack keeps its
     // precision; else the wait ends with the slice, and may do so late.
     this.#setCoarseSlack(
       s.timers.size === 0 || s.timers.nextDeadline > this.#waitEnd + HOST_SLICE_MS,
     );
+    return false;
   };
 
   constructor(readonly scheduler: Scheduler) {

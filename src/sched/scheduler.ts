@@ -379,8 +379,13 @@ export class Scheduler {
   readonly owned: Set<Closeable> = new Set<Closeable>();
   /** Reasons to keep waiting although no task waits on a timer or fd. */
   externalHolds = 0;
-  /** Called right before each kernel wait (a runtime worker flushes its replies). */
-  beforeWait: (() => void) | null = null;
+  /**
+   * Called right before each kernel wait (a runtime worker flushes its
+   * replies). Returning true makes that wait a poll (zero time-out): the
+   * driver learned meanwhile that it must not sleep (`runAsync`: a task
+   * began to wait for a promise, which needs the host loop).
+   */
+  beforeWait: (() => boolean | void) | null = null;
   /** Called when another thread signalled the reactor's wake fd. */
   onExternalWake: (() => void) | null = null;
   /**
@@ -810,7 +815,7 @@ export class Scheduler {
    * limit, 0: just poll), and wakes the tasks whose events fired.
    */
   waitForEvents(timeoutNs: number): void {
-    if (this.beforeWait !== null) this.beforeWait();
+    if (this.beforeWait !== null && this.beforeWait() === true) timeoutNs = 0;
     // What fd events wake takes the event lane: served ahead of the ready queue.
     const before = this.ready.length;
     let rang: boolean;
