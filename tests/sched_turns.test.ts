@@ -6,6 +6,7 @@ import { test } from "node:test";
 import {
   Channel,
   interval,
+  type JoinHandle,
   now,
   type Operation,
   run,
@@ -24,6 +25,7 @@ import { Runtime } from "../src/runtime/runtime.ts";
 import { threadScheduler } from "../src/sched/current.ts";
 import { FAIR_INTERVAL, TASK_BUDGET } from "../src/sched/scheduler.ts";
 import { spinUntil, submitTwice } from "./fixtures/sched_tasks.ts";
+import { watchedLoop } from "./helpers/budget.ts";
 import { runChecked } from "./helpers/fds.ts";
 
 const SCHED_TASKS = new URL("./fixtures/sched_tasks.ts", import.meta.url);
@@ -424,27 +426,14 @@ test("tasks woken by timers cannot starve the ready queue: it gets its turn betw
 
 test("the cooperative budget: joining many finished tasks in one loop lets other tasks run", () => {
   const n = 10 * TASK_BUDGET;
-  let joined = 0;
-  const seen: number[] = [];
-  runChecked(function*() {
-    const handles = [];
+  const between = runChecked(function*() {
+    const handles: JoinHandle<number>[] = [];
     for (let i = 0; i < n; i++) handles.push(yield* spawn(value(i)));
     yield* yieldNow(); // every one of them has ended
     assert.ok(handles.every((h) => h.done));
-    const observer = yield* spawn(function*() {
-      while (joined < n && seen.length < 100_000) {
-        seen.push(joined);
-        yield* yieldNow();
-      }
-    }());
-    for (const h of handles) {
-      yield* h.join();
-      joined++;
-    }
-    yield* observer.join();
+    return yield* watchedLoop(n, (i) => handles[i].join());
   }());
-  const between = seen.filter((j) => j > 0 && j < n);
-  assert.ok(between.length >= 5, `the observer ran ${between.length} times during the joins`);
+  assert.ok(between.length >= 5, `the watcher ran ${between.length} times during the joins`);
   // A step makes at most TASK_BUDGET joins, plus the one it yielded in.
   const gaps = between.map((j, i) => j - (i === 0 ? 0 : between[i - 1]));
   assert.ok(gaps.every((g) => g <= TASK_BUDGET + 1), `joins per step: ${gaps}`);
@@ -453,24 +442,13 @@ test("the cooperative budget: joining many finished tasks in one loop lets other
 test("the cooperative budget: a channel that always has values lets other tasks run", () => {
   const n = 10 * TASK_BUDGET;
   const ch = new Channel<number>(n);
-  let received = 0;
-  const seen: number[] = [];
-  runChecked(function*() {
+  const between = runChecked(function*() {
     for (let i = 0; i < n; i++) assert.ok(ch.trySend(i));
-    const observer = yield* spawn(function*() {
-      while (received < n && seen.length < 100_000) {
-        seen.push(received);
-        yield* yieldNow();
-      }
-    }());
-    for (let i = 0; i < n; i++) {
-      const r = yield* ch.recv();
-      assert.equal(r.value, i);
-      received++;
-    }
-    yield* observer.join();
+    return yield* watchedLoop(n, function*(i) {
+      assert.equal((yield* ch.recv()).value, i);
+    });
   }());
-  assert.ok(seen.filter((j) => j > 0 && j < n).length >= 5, `observer saw ${seen}`);
+  assert.ok(between.length >= 5, `the watcher saw ${between}`);
 });
 
 test("the cooperative budget does not apply in finally blocks: a cancelled task may still join there", () => {

@@ -3,7 +3,6 @@
 // (under run and runAsync), talking with tasks on the workers.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { yieldNow } from "../mod.ts";
 import { runAsync } from "../src/host/run_async.ts";
 import { rootTask } from "../src/runtime/root_task.ts";
 import { Runtime } from "../src/runtime/runtime.ts";
@@ -21,8 +20,10 @@ import {
   produce,
   sendAsyncOnWorker,
   Stress,
+  Tally,
   trySendHere,
 } from "./fixtures/sync_channel_tasks.ts";
+import { watchedLoop } from "./helpers/budget.ts";
 
 const TASKS = new URL("./fixtures/sync_channel_tasks.ts", import.meta.url);
 const SPAN = 1 << 20; // produce()'s message: p * SPAN + k
@@ -228,17 +229,9 @@ test("stress with the host: producers and consumers on the workers and in host c
       for (let k = 0; k < count; k++) await ch.sendAsync(2 * SPAN + k);
       if (Atomics.sub(b, Stress.PRODUCERS_LEFT, 1) === 1) ch.close();
     })();
-    const last = new Map<number, number>();
-    let received = 0;
-    let outOfOrder = 0;
-    for (let r = await ch.recvAsync(); !r.done; r = await ch.recvAsync()) {
-      const p = Math.floor(r.value / SPAN);
-      const k = r.value % SPAN;
-      if ((last.get(p) ?? -1) >= k) outOfOrder++;
-      last.set(p, k);
-      Atomics.add(seen, p * count + k, 1);
-      received++;
-    }
+    const tally = new Tally(seen, count);
+    for (let r = await ch.recvAsync(); !r.done; r = await ch.recvAsync()) tally.add(r.value);
+    const { received, outOfOrder } = tally;
     await hostProducer;
     await Promise.all(ps);
     const results = await Promise.all(cs);
@@ -254,22 +247,11 @@ test("stress with the host: producers and consumers on the workers and in host c
 test("the cooperative budget: a SharedChannel that always has values lets other tasks run", () => {
   const n = 10 * TASK_BUDGET;
   const ch = SharedChannel.create<number>({ capacity: n });
-  let received = 0;
-  const seen: number[] = [];
-  run(function*() {
+  const between = run(function*() {
     for (let i = 0; i < n; i++) assert.ok(ch.trySend(i));
-    const observer = yield* spawn(function*() {
-      while (received < n && seen.length < 100_000) {
-        seen.push(received);
-        yield* yieldNow();
-      }
-    }());
-    for (let i = 0; i < n; i++) {
-      const r = yield* ch.recv();
-      assert.equal(r.value, i);
-      received++;
-    }
-    yield* observer.join();
+    return yield* watchedLoop(n, function*(i) {
+      assert.equal((yield* ch.recv()).value, i);
+    });
   }());
-  assert.ok(seen.filter((j) => j > 0 && j < n).length >= 5, `observer saw ${seen}`);
+  assert.ok(between.length >= 5, `the watcher saw ${between}`);
 });
