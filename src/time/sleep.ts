@@ -14,8 +14,10 @@ import { checkDurationMs, checkInstantMs } from "./duration.ts";
  * clock (sub-millisecond values are honoured where the kernel allows). It
  * never wakes early; lateness is the kernel's timer slack plus the time the
  * thread is busy with other tasks (while tasks stay ready, the timers are
- * looked at every `FAIR_INTERVAL` task steps, and the task woken joins the
- * back of the ready queue). `sleep(0)` waits for the next turn of the loop.
+ * looked at every `FAIR_INTERVAL` task steps, and the task woken runs ahead
+ * of the ready queue: see "Events go first" in docs/model.md). `sleep(0)`
+ * waits for the next look at the timers, not behind every ready task (for
+ * that, `yieldNow`).
  *
  * Cancel-safe: cancelled while asleep, its timer is removed.
  * Throws a `TypeError` if `ms` is not a number (a string is not converted)
