@@ -23,7 +23,9 @@ import {
   yieldNow,
 } from "../mod.ts";
 import { libc } from "../src/ffi/mod.ts";
+import { TASK_BUDGET } from "../src/sched/scheduler.ts";
 import { echoAll, pattern, runChecked, setLingerZero } from "./fixtures/net_util.ts";
+import { watchedLoop } from "./helpers/budget.ts";
 
 /** A listener on a free loopback port, and its "host:port" text. */
 function listen(host = "127.0.0.1", backlog?: number): [TcpListener, string] {
@@ -673,4 +675,25 @@ test("bad integers and buffers are refused before they reach the FFI (same on bo
       listener.close();
     }
   }());
+});
+
+test("the cooperative budget: writeAll on a socket that always has room lets other tasks run", () => {
+  const n = 10 * TASK_BUDGET; // 1-byte writes: far below the send buffer
+  const listener = TcpListener.bind({ hostname: "127.0.0.1", port: 0 });
+  const between = runChecked(function*() {
+    try {
+      const client = yield* TcpStream.connect(listener.localAddr);
+      const server = yield* listener.accept();
+      try {
+        const one = new Uint8Array(1);
+        return yield* watchedLoop(n, () => client.writeAll(one));
+      } finally {
+        client.close();
+        server.close();
+      }
+    } finally {
+      listener.close();
+    }
+  }());
+  assert.ok(between.length >= 5, `the watcher saw ${between}`);
 });

@@ -35,6 +35,7 @@ import {
   TCP_KEEPINTVL,
   TCP_NODELAY,
 } from "../ffi/mod.ts";
+import { spendBudget, yieldForBudget } from "../sched/budget.ts";
 import { currentTask, threadScheduler } from "../sched/current.ts";
 import type { Operation } from "../sched/types.ts";
 import { checkDurationMs } from "../time/duration.ts";
@@ -309,7 +310,9 @@ export class TcpStream {
   *writeAll(buf: Uint8Array, length?: number): Operation<void> {
     checkBytes(buf, "writeAll");
     const len = usedLength(buf, length, "writeAll");
-    currentTask("writeAll"); // halts outside a task even when nothing waits
+    // Halts outside a task even when nothing waits. The tries below skip
+    // writeWith (and its budget): spend it here, once per call.
+    if (spendBudget(currentTask("writeAll"))) yield* yieldForBudget("writeAll");
     const io = this.#io;
     const fd = this.#fd;
     let part = buf;
