@@ -42,22 +42,11 @@ import {
   until,
   untilSignal,
 } from "../mod.ts";
-import { HttpConnection, type Request, response } from "./http.ts";
-
-/** The value of `--name=N` (a number >= 0) among `argv`, or `fallback`. */
-function msOption(argv: string[], name: string, fallback: number): number {
-  const flag = argv.find((a) => a.startsWith(`--${name}=`));
-  if (flag === undefined) return fallback;
-  const ms = Number(flag.slice(name.length + 3));
-  if (!(ms >= 0)) throw new RangeError(`--${name} wants a number of ms >= 0, got ${flag}`);
-  return ms;
-}
+import { HttpConnection, httpTimeouts, type Request, response } from "./http.ts";
 
 const argv = args();
-const IDLE_MS = msOption(argv, "idle-ms", 30_000);
-const HEADER_MS = msOption(argv, "header-ms", 10_000);
+const TIMEOUTS = httpTimeouts(argv); // --header-ms, --idle-ms
 
-const TIMEOUTS = { headerMs: HEADER_MS, idleMs: IDLE_MS };
 const enc = new TextEncoder();
 
 /** The upstream's answer to `path`, or 502/504. Cancel-safe: cancelling aborts the fetch. */

@@ -18,7 +18,9 @@
 // closes after the answer; HTTP/1.0 always does (keep-alive is not offered
 // to it).
 //
-// Rejected, with an answer that says why and closes the connection:
+// Rejected, with an answer that says why and closes the connection (first
+// reading and dropping what the peer still sends, up to LINGER_MS and
+// LINGER_BYTES, so that the answer is not lost to a reset):
 //   400 Bad Request: a malformed request line or header line, obsolete line
 //       folding, a control character in a value, a missing or repeated Host,
 //       a Content-Length that is not digits or two that differ;
@@ -232,6 +234,27 @@ export interface HttpTimeouts {
   readonly idleMs: number;
 }
 
+/** The value of `--name=N` (a number >= 0) among `argv`, or `fallback`. */
+function msOption(argv: readonly string[], name: string, fallback: number): number {
+  const flag = argv.find((a) => a.startsWith(`--${name}=`));
+  if (flag === undefined) return fallback;
+  const ms = Number(flag.slice(name.length + 3));
+  if (!(ms >= 0)) throw new RangeError(`--${name} wants a number of ms >= 0, got ${flag}`);
+  return ms;
+}
+
+/**
+ * The time-outs given on a server's command line as `--header-ms=N` and
+ * `--idle-ms=N` (defaults 10 000 and 30 000 ms; 0 turns one off). Throws a
+ * `RangeError` naming the flag for a value that is not a number >= 0.
+ */
+export function httpTimeouts(argv: readonly string[]): HttpTimeouts {
+  return {
+    headerMs: msOption(argv, "header-ms", 10_000),
+    idleMs: msOption(argv, "idle-ms", 30_000),
+  };
+}
+
 /** After a rejection: how long and how much the peer may still send before the connection is closed. */
 const LINGER_MS = 2000;
 const LINGER_BYTES = 64 * 1024;
@@ -249,7 +272,7 @@ const latin1 = new TextDecoder("latin1");
  * caller guards the whole exchange with (`limit.guard(...)`, which throws
  * `TimeoutError`); the header time-out starts here. A caller that does slow
  * work of its own between `next` and `send` may clear `limit` meanwhile:
- * `send` and `next` set it again.
+ * `next`, `send` and `flush` set it again before they wait on the peer.
  *
  * It does not close `conn` (the caller does). Cancel safety: cancelled in
  * any of its operations, bytes may be lost: close the connection.

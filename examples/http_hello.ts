@@ -30,25 +30,14 @@ import {
   TimeoutError,
   untilSignal,
 } from "../mod.ts";
-import { HttpConnection, response } from "./http.ts";
-
-/** The value of `--name=N` (a number >= 0) among `argv`, or `fallback`. */
-function msOption(argv: string[], name: string, fallback: number): number {
-  const flag = argv.find((a) => a.startsWith(`--${name}=`));
-  if (flag === undefined) return fallback;
-  const ms = Number(flag.slice(name.length + 3));
-  if (!(ms >= 0)) throw new RangeError(`--${name} wants a number of ms >= 0, got ${flag}`);
-  return ms;
-}
+import { HttpConnection, httpTimeouts, response } from "./http.ts";
 
 const argv = args();
-const IDLE_MS = msOption(argv, "idle-ms", 30_000);
-const HEADER_MS = msOption(argv, "header-ms", 10_000);
+const TIMEOUTS = httpTimeouts(argv); // --header-ms, --idle-ms
 
 let closed = 0; // connections closed (by their finally blocks)
 let timedOut = 0; // of which closed for a time-out
 
-const TIMEOUTS = { headerMs: HEADER_MS, idleMs: IDLE_MS };
 const OK = response(200, "OK", "hello", false);
 const OK_CLOSE = response(200, "OK", "hello", true);
 

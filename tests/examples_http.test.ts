@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { createServer, type Server } from "node:http";
 import { connect as netConnect } from "node:net";
 import { test } from "node:test";
-import { HttpError, MAX_HEAD_BYTES, parseHead, response } from "../examples/http.ts";
+import { HttpError, httpTimeouts, MAX_HEAD_BYTES, parseHead, response } from "../examples/http.ts";
 import { Child } from "./fixtures/net_util.ts";
 
 const LISTENING = /^listening on 127\.0\.0\.1:(\d+)$/m;
@@ -146,6 +146,16 @@ test("response frames a body with Content-Length and says Connection: close when
   assert.throws(() => response(200, "O\r\nK", "", false), RangeError);
 });
 
+test("httpTimeouts reads --header-ms and --idle-ms, and rejects a value that is not a number >= 0", () => {
+  assert.deepEqual(httpTimeouts(["8080"]), { headerMs: 10_000, idleMs: 30_000 });
+  assert.deepEqual(httpTimeouts(["--idle-ms=0", "x", "--header-ms=250"]), {
+    headerMs: 250,
+    idleMs: 0,
+  });
+  assert.throws(() => httpTimeouts(["--idle-ms=-1"]), /--idle-ms wants a number of ms >= 0/);
+  assert.throws(() => httpTimeouts(["--header-ms=soon"]), RangeError);
+});
+
 /** Sends `raw` on one connection; resolves with all it read and whether the server closed it. */
 function exchange(port: number, raw: string): Promise<{ text: string; closed: boolean }> {
   return new Promise((resolve, reject) => {
@@ -201,6 +211,23 @@ async function assertRejects(port: number, okBody: string): Promise<void> {
     assert.match(answers[1], /\r\nConnection: close\r\n/, what);
     assert.ok(closed, `${what}: the server kept the connection open: ${text}`);
   }
+  // A body is dropped, over several reads, and the next request answered.
+  const body = "b".repeat(100_000);
+  const two = await exchange(
+    port,
+    `POST /ok HTTP/1.1\r\nHost: t\r\nContent-Length: ${body.length}\r\n\r\n${body}`
+      + "GET /ok HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+  );
+  assert.equal(two.text.split("HTTP/1.1 ").length - 1, 2, two.text.slice(0, 500));
+  assert.match(two.text, new RegExp(`Connection: close\r\n\r\n${okBody}$`));
+  // A client still sending the body of a 413 gets the answer, not a reset:
+  // the server reads and drops what it sends before it closes.
+  const eager = await exchange(
+    port,
+    `POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 2000000\r\n\r\n${"c".repeat(48_000)}`,
+  );
+  assert.match(eager.text, /^HTTP\/1\.1 413 Content Too Large\r\n/);
+  assert.ok(eager.closed);
   // HTTP/1.0 is answered and closed, keep-alive asked or not.
   const old = await exchange(port, "GET /ok HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
   assert.match(old.text, /^HTTP\/1\.1 200 OK\r\n.*Connection: close\r\n/s);
