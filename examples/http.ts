@@ -75,6 +75,14 @@ function hasControl(s: string): boolean {
   return false;
 }
 
+/** line[from..], without the spaces and tabs at either end. */
+function withoutOws(line: string, from: number): string {
+  let to = line.length;
+  while (from < to && (line[from] === " " || line[from] === "\t")) from++;
+  while (to > from && (line[to - 1] === " " || line[to - 1] === "\t")) to--;
+  return line.slice(from, to);
+}
+
 /** `s` quoted for an error message, cut short. */
 function shown(s: string): string {
   return JSON.stringify(s.length > 60 ? `${s.slice(0, 60)}...` : s);
@@ -127,7 +135,7 @@ export function parseHead(head: string, maxBodyBytes: number = MAX_BODY_BYTES): 
     if (colon < 0 || !TOKEN.test(name)) {
       throw badRequest(`malformed header line: want Name: value, got ${shown(line)}`);
     }
-    const value = line.slice(colon + 1).replace(/^[ \t]+|[ \t]+$/g, "");
+    const value = withoutOws(line, colon + 1);
     if (hasControl(value)) {
       throw badRequest(`a control character in the value of header ${name}: ${shown(value)}`);
     }
