@@ -208,7 +208,9 @@ export class MultishotPoll {
       registered = u.getUint32(0, true);
       const poll = new MultishotPoll(c, registered, rings, ringsLength, sqes, sqesLength, p);
       if (!poll.#arm(fd, events)) {
-        poll.close();
+        poll.close(); // and nothing left for the finally block to release
+        rings = sqes = null;
+        registered = -1;
         return null;
       }
       rings = sqes = null; // the poll owns them now
@@ -302,21 +304,24 @@ export class MultishotPoll {
    */
   consume(): boolean {
     const words = this.#words;
-    let ended = (Atomics.load(words, this.#sqFlags) & IORING_SQ_CQ_OVERFLOW) !== 0;
-    if (ended) {
+    let ended = false;
+    for (let round = 0;; round++) {
+      const tail = Atomics.load(words, this.#cqTail);
+      for (let h = this.#head; h !== tail; h = (h + 1) >>> 0) {
+        const cqe = this.#cqes + (h & this.#cqMask) * (CQE_SIZE >>> 2);
+        if ((words[cqe + 3]! & IORING_CQE_F_MORE) === 0) ended = true;
+      }
+      if (this.#head !== tail) {
+        this.#head = tail;
+        Atomics.store(words, this.#cqHead, tail);
+      }
+      if ((Atomics.load(words, this.#sqFlags) & IORING_SQ_CQ_OVERFLOW) === 0 || round === 3) break;
       // The kernel holds completions the full queue had no room for (the
-      // poll's last one among them): move them into the queue.
+      // poll's last one among them, so it ended): now that the queue has
+      // room, have them moved in, and read them too.
+      ended = true;
       this.#calls.enter(this.#ring, 0, 0, IORING_ENTER_GETEVENTS | IORING_ENTER_REGISTERED_RING);
     }
-    const tail = Atomics.load(words, this.#cqTail);
-    let h = this.#head;
-    if (h === tail && !ended) return true;
-    for (; h !== tail; h = (h + 1) >>> 0) {
-      const cqe = this.#cqes + (h & this.#cqMask) * (CQE_SIZE >>> 2);
-      if ((words[cqe + 3]! & IORING_CQE_F_MORE) === 0) ended = true;
-    }
-    this.#head = tail;
-    Atomics.store(words, this.#cqHead, tail);
     // Re-arming checks the fd's state at once: nothing between is lost.
     return !ended || this.#arm(this.#fd, this.#events);
   }
