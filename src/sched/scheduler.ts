@@ -13,7 +13,7 @@
  */
 
 import { libc, monotonicNowMs, PR_SET_TIMERSLACK } from "../ffi/mod.ts";
-import type { Reactor, Waiter } from "../io/reactor.ts";
+import { PollHint, type Reactor, type Waiter } from "../io/reactor.ts";
 import { JoinHandle } from "./join.ts";
 import { ReadyQueue } from "./ready_queue.ts";
 import { Slab, SLAB_CAPACITY } from "./slab.ts";
@@ -63,9 +63,10 @@ const YIELDED = 1 << 12;
 export const FAIR_INTERVAL = 61;
 
 /**
- * At a look, the reactor is polled (a zero-timeout epoll_pwait2/ppoll: one
- * syscall, 1-3 µs here) only if this many ms passed since the last poll or
- * kernel wait. Chosen by measurement (bench/sched/fair_sweep.ts): polling at
+ * At a look, a reactor that cannot tell whether events arrived (the poll
+ * backend; epoll without its io_uring doorbell: see `Reactor.pollHint`) is
+ * polled (a zero-timeout epoll_pwait2/ppoll: one syscall, 1-3 µs here) only
+ * if this many ms passed since the last poll or kernel wait. Chosen by measurement (bench/sched/fair_sweep.ts): polling at
  * every look (every 61 steps, ~3 µs of task work) cost CPU-bound churn
  * 35-54%; every 0.1 ms costs a few %, and bounds how long I/O and another
  * thread's wake-up wait behind ready tasks.
@@ -707,6 +708,8 @@ export class Scheduler {
   fairInterval: number = FAIR_INTERVAL;
   /** Ms between two fair polls ({@linkcode FAIR_POLL_MS}; a field for bench/sched's sweep). */
   fairPollMs: number = FAIR_POLL_MS;
+  /** How many zero-timeout waits the fair looks made (a diagnostic for tests and benches). */
+  fairPolls = 0;
 
   /**
    * Runs every task that is ready now (not those it wakes: they wait a
@@ -749,24 +752,36 @@ export class Scheduler {
 
   /**
    * The look at timers and I/O between task steps while tasks stay ready:
-   * fires the due timers and, every {@linkcode FAIR_POLL_MS}, polls the
-   * reactor without sleeping (if a task waits on an fd or another thread
-   * may ring the wake fd). Reads the clock once, and not at all when there
-   * is nothing to look at. What it wakes runs next (see {@linkcode runReady}).
+   * fires the due timers and polls the reactor without sleeping (if a task
+   * waits on an fd or another thread may ring the wake fd) when the
+   * reactor's {@linkcode Reactor.pollHint} says something arrived; where the
+   * backend cannot tell, every {@linkcode FAIR_POLL_MS}. Reads the clock at
+   * most once, and not at all when there is no timer and the hint answers.
+   * What it wakes runs next (see {@linkcode runReady}).
    */
   fairCheck(): void {
     this.#stepsSinceCheck = 0;
     if (this.reactor.waiting === 0 && this.externalHolds === 0) {
       this.fireTimers();
     } else {
-      const now = this.now();
-      this.#fireTimersAt(now);
-      const last = this.#lastPollMs;
-      if (last !== last) { // NaN: the last kernel wait ended at an unread time
-        this.#lastPollMs = now;
-      } else if (now - last >= this.fairPollMs) {
-        this.#lastPollMs = now;
-        this.waitForEvents(0);
+      const hint = this.reactor.pollHint();
+      if (hint !== PollHint.Unknown) {
+        this.fireTimers();
+        if (hint === PollHint.Something) {
+          this.fairPolls++;
+          this.waitForEvents(0);
+        }
+      } else {
+        const now = this.now();
+        this.#fireTimersAt(now);
+        const last = this.#lastPollMs;
+        if (last !== last) { // NaN: the last kernel wait ended at an unread time
+          this.#lastPollMs = now;
+        } else if (now - last >= this.fairPollMs) {
+          this.#lastPollMs = now;
+          this.fairPolls++;
+          this.waitForEvents(0);
+        }
       }
     }
     if (this.ready.events > 0 && !this.#inEventLane) this.#runEvents();
