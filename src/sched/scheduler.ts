@@ -51,6 +51,8 @@ const ENDING_SHIFT = 9;
 const ENDING_BITS = 0b11 << ENDING_SHIFT;
 /** It has end hooks, kept by the scheduler (see Scheduler.addEndHook). */
 const HAS_END_HOOKS = 1 << 11;
+/** It suspended in `yieldNow` and has not come back out (see time/sleep.ts). */
+const YIELDED = 1 << 12;
 
 /**
  * How many task steps may run between two looks at the timers and the
@@ -307,6 +309,14 @@ export class TaskRecord extends JoinHandle<unknown> implements Waiter {
   }
   set suspendPending(yes: boolean) {
     this.flags = yes ? this.flags | SUSPEND_PENDING : this.flags & ~SUSPEND_PENDING;
+  }
+
+  /** Whether it suspended in `yieldNow` and has not come back out (`yieldNow`'s state). */
+  get yielded(): boolean {
+    return (this.flags & YIELDED) !== 0;
+  }
+  set yielded(yes: boolean) {
+    this.flags = yes ? this.flags | YIELDED : this.flags & ~YIELDED;
   }
 
   /** As a timer: what it wakes, itself. */
