@@ -18,6 +18,9 @@
  * - The poll is multishot (`IORING_POLL_ADD_MULTI`, Linux 5.13): it stays
  *   armed. If the kernel ends it (a full completion queue), the CQE says so
  *   (no `IORING_CQE_F_MORE`) and `consume` arms it again.
+ * - Armed, every wake-up of the fd costs the kernel some work for this
+ *   thread, so the owner {@linkcode MultishotPoll.disarm}s it while it is of
+ *   no use (the epoll reactor: while its thread is not busy).
  *
  * No fd stays open: the ring fd is registered with the thread
  * (`IORING_REGISTER_RING_FDS`) and closed; the registration and the mappings
@@ -50,6 +53,7 @@ const IORING_FEAT_SINGLE_MMAP = 1 << 0;
 const IORING_FEAT_REG_REG_RING = 1 << 13;
 const IORING_OFF_SQES = 0x10000000;
 const IORING_OP_POLL_ADD = 6;
+const IORING_OP_POLL_REMOVE = 7;
 const IORING_POLL_ADD_MULTI = 1 << 0;
 const IORING_ENTER_GETEVENTS = 1 << 0;
 const IORING_ENTER_REGISTERED_RING = 1 << 4;
@@ -159,7 +163,7 @@ export class MultishotPoll {
   #head: number;
 
   /**
-   * Sets up a ring polling `fd` for `events` (poll(2) bits), or returns null
+   * Sets up a ring polling `fd` for `events` (poll(2) bits), armed, or returns null
    * where this kernel or process cannot (see the module documentation).
    * Opens no fd that outlives the call.
    */
@@ -207,7 +211,9 @@ export class MultishotPoll {
       if (c.register(ringFd, IORING_REGISTER_RING_FDS, update, 1) !== 1) return null;
       registered = u.getUint32(0, true);
       const poll = new MultishotPoll(c, registered, rings, ringsLength, sqes, sqesLength, p);
-      if (!poll.#arm(fd, events)) {
+      poll.#fd = fd;
+      poll.#events = events;
+      if (!poll.arm()) {
         poll.close(); // and nothing left for the finally block to release
         rings = sqes = null;
         registered = -1;
@@ -254,40 +260,82 @@ export class MultishotPoll {
     this.#head = words[this.#cqHead]!;
   }
 
+  /** The polled fd and poll(2) events. */
   #fd = -1;
   #events = 0;
+  /** Whether a poll is armed; its CQEs carry `#generation` as user data. */
+  #armed = false;
+  #generation = 0;
 
-  /** Submits the multishot poll; false if the kernel refused it. */
-  #arm(fd: number, events: number): boolean {
-    this.#fd = fd;
-    this.#events = events;
+  #completions = 0;
+
+  /** How many completions {@linkcode consume} has read (a diagnostic for tests). */
+  get completions(): number {
+    return this.#completions;
+  }
+
+  /** Whether the poll is armed (see {@linkcode arm}). */
+  get armed(): boolean {
+    return this.#armed;
+  }
+
+  /** Puts one entry in the submission queue and submits it; false if refused. */
+  #submit(opcode: number, fd: number, addr: number, flags: number, events: number): boolean {
     const words = this.#words;
     const tail = words[this.#sqTail]!;
     const index = tail & this.#sqMask;
     const sqe = this.#sqeBytes;
     const at = index * SQE_SIZE;
     for (let i = 0; i < SQE_SIZE; i += 4) sqe.setUint32(at + i, 0, true);
-    sqe.setUint8(at, IORING_OP_POLL_ADD);
+    sqe.setUint8(at, opcode);
     sqe.setInt32(at + 4, fd, true);
-    sqe.setUint32(at + 24, IORING_POLL_ADD_MULTI, true); // len: the poll's own flags
+    sqe.setUint32(at + 16, addr, true); // addr: POLL_REMOVE's target user data
+    sqe.setUint32(at + 24, flags, true); // len: the poll's own flags
     sqe.setUint32(at + 28, events, true); // poll32_events
+    sqe.setUint32(at + 32, opcode === IORING_OP_POLL_ADD ? this.#generation : 0, true);
     words[this.#sqArray + index] = index;
     Atomics.store(words, this.#sqTail, (tail + 1) >>> 0);
-    if (this.#calls.enter(this.#ring, 1, 0, IORING_ENTER_REGISTERED_RING) !== 1) return false;
+    return this.#calls.enter(this.#ring, 1, 0, IORING_ENTER_REGISTERED_RING) === 1;
+  }
+
+  /**
+   * Arms the multishot poll (one syscall; nothing if armed already). Armed,
+   * every wake-up of the fd costs the kernel a little work for this thread
+   * (a completion to post), so a caller arms it only while it saves polls.
+   * Returns false if the kernel refused it (should not happen).
+   */
+  arm(): boolean {
+    if (this.#armed) return true;
+    this.#generation = (this.#generation + 1) >>> 0 || 1;
+    if (!this.#submit(IORING_OP_POLL_ADD, this.#fd, 0, IORING_POLL_ADD_MULTI, this.#events)) {
+      return false;
+    }
     // A refused poll completes at once, with a negative result and no F_MORE.
+    const words = this.#words;
     const cqTail = Atomics.load(words, this.#cqTail);
     for (let h = this.#head; h !== cqTail; h = (h + 1) >>> 0) {
       const cqe = this.#cqes + (h & this.#cqMask) * (CQE_SIZE >>> 2);
-      if ((words[cqe + 3]! & IORING_CQE_F_MORE) === 0 && (words[cqe + 2]! | 0) < 0) return false;
+      if (
+        words[cqe] === this.#generation && (words[cqe + 3]! & IORING_CQE_F_MORE) === 0
+        && (words[cqe + 2]! | 0) < 0
+      ) return false;
     }
+    this.#armed = true;
     return true;
+  }
+
+  /** Cancels the armed poll (one syscall; nothing if not armed). */
+  disarm(): void {
+    if (!this.#armed) return;
+    this.#armed = false;
+    this.#submit(IORING_OP_POLL_REMOVE, -1, this.#generation, 0, 0);
   }
 
   /**
    * Whether the fd may have signalled readiness since the last
    * {@linkcode consume}: two loads from shared memory, no syscall. Never
-   * false after a wake-up that {@linkcode consume} did not see. Must not be
-   * called after {@linkcode close} (the memory is gone).
+   * false, while armed, after a wake-up that {@linkcode consume} did not
+   * see. Must not be called after {@linkcode close} (the memory is gone).
    */
   fired(): boolean {
     const words = this.#words;
@@ -298,9 +346,10 @@ export class MultishotPoll {
   /**
    * Marks every completion so far as seen. Call right before looking at the
    * fd itself (the reactor's epoll wait): a wake-up after this call makes
-   * {@linkcode fired} true again. Re-arms the poll if the kernel ended it;
-   * returns false if that failed (should not happen): the poll no longer
-   * watches the fd, and the caller must close it and do without.
+   * {@linkcode fired} true again. Re-arms an armed poll the kernel ended (a
+   * full completion queue); returns false if that failed (should not
+   * happen): the poll no longer watches the fd, and the caller must close it
+   * and do without.
    */
   consume(): boolean {
     const words = this.#words;
@@ -309,21 +358,26 @@ export class MultishotPoll {
       const tail = Atomics.load(words, this.#cqTail);
       for (let h = this.#head; h !== tail; h = (h + 1) >>> 0) {
         const cqe = this.#cqes + (h & this.#cqMask) * (CQE_SIZE >>> 2);
-        if ((words[cqe + 3]! & IORING_CQE_F_MORE) === 0) ended = true;
+        // The last completion of the armed poll (not of a cancelled one).
+        if (words[cqe] === this.#generation && (words[cqe + 3]! & IORING_CQE_F_MORE) === 0) {
+          ended = true;
+        }
       }
       if (this.#head !== tail) {
+        this.#completions += (tail - this.#head) >>> 0;
         this.#head = tail;
         Atomics.store(words, this.#cqHead, tail);
       }
       if ((Atomics.load(words, this.#sqFlags) & IORING_SQ_CQ_OVERFLOW) === 0 || round === 3) break;
       // The kernel holds completions the full queue had no room for (the
-      // poll's last one among them, so it ended): now that the queue has
-      // room, have them moved in, and read them too.
-      ended = true;
+      // poll's last one among them): now that the queue has room, have them
+      // moved in, and read them too.
       this.#calls.enter(this.#ring, 0, 0, IORING_ENTER_GETEVENTS | IORING_ENTER_REGISTERED_RING);
     }
+    if (!ended || !this.#armed) return true;
     // Re-arming checks the fd's state at once: nothing between is lost.
-    return !ended || this.#arm(this.#fd, this.#events);
+    this.#armed = false;
+    return this.arm();
   }
 
   /** Tears the ring down (the kernel cancels the poll); idempotent. */

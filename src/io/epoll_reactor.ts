@@ -69,13 +69,15 @@ export interface EpollReactorOptions {
  * A {@linkcode Reactor} on Linux epoll, edge-triggered.
  *
  * Its {@linkcode pollHint} reads a doorbell: an io_uring multishot poll of
- * the epoll fd itself (`src/ffi/uring.ts`), set up the first time the
- * scheduler asks (so only a thread that runs tasks back to back while it
- * watches fds pays for a ring). The kernel marks shared memory when any
- * registered fd or the wake fd becomes ready, so a busy thread learns of an
- * event within one fair look (FAIR_INTERVAL task steps) and makes a
- * zero-timeout wait only then. Where io_uring is missing or refused the hint
- * is `Unknown` and the scheduler polls on its clock, as the poll backend does.
+ * the epoll fd itself (`src/ffi/uring.ts`), armed while the scheduler says
+ * it is busy ({@linkcode setBusy}; the ring is set up the first time, so
+ * only a thread that runs tasks back to back while it watches fds has one).
+ * The kernel marks shared memory when any registered fd or the wake fd
+ * becomes ready, so a busy thread learns of an event within one fair look
+ * (FAIR_INTERVAL task steps) and makes a zero-timeout wait only then. It is
+ * disarmed while the thread is not busy: armed, each fd wake-up costs kernel
+ * work. Where io_uring is missing or refused the hint is `Unknown` and the
+ * scheduler polls on its clock, as the poll backend does.
  */
 export class EpollReactor extends WaiterBook implements Reactor {
   readonly kind = "epoll";
@@ -156,12 +158,32 @@ export class EpollReactor extends WaiterBook implements Reactor {
   }
 
   pollHint(): PollHint {
-    let doorbell = this.#doorbell;
-    if (doorbell === undefined) {
-      doorbell = this.#doorbell = MultishotPoll.open(this.#epfd, POLLIN);
-    }
-    if (doorbell === null) return PollHint.Unknown;
+    const doorbell = this.#doorbell;
+    if (doorbell == null || !doorbell.armed) return PollHint.Unknown;
     return doorbell.fired() ? PollHint.Something : PollHint.Nothing;
+  }
+
+  setBusy(busy: boolean): boolean {
+    let doorbell = this.#doorbell;
+    if (!busy) {
+      doorbell?.disarm();
+      return false;
+    }
+    if (doorbell === undefined) {
+      doorbell = this.#doorbell = MultishotPoll.open(this.#epfd, POLLIN); // armed
+    }
+    if (doorbell === null) return false;
+    if (!doorbell.arm()) {
+      doorbell.close();
+      this.#doorbell = null;
+      return false;
+    }
+    return true;
+  }
+
+  /** How many completions the doorbell's ring has posted and the waits read (a diagnostic for tests). */
+  get doorbellCompletions(): number {
+    return this.#doorbell?.completions ?? 0;
   }
 
   /** Whether the doorbell is set up (a diagnostic for tests). */

@@ -80,6 +80,11 @@ export class PollReactor extends WaiterBook implements Reactor {
     return PollHint.Unknown;
   }
 
+  /** Always false: ppoll has no readiness to read without a syscall. */
+  setBusy(_busy: boolean): boolean {
+    return false;
+  }
+
   wait(timeoutNs: number): boolean {
     const fds = this.#fds;
     const n = this.watchFds(fds);

@@ -106,11 +106,20 @@ export interface Reactor {
   /**
    * Whether a zero-timeout {@linkcode wait} now would find anything, as far
    * as the backend knows without a syscall: the scheduler asks between task
-   * steps, and polls only on {@linkcode PollHint.Something} (on a clock for
-   * {@linkcode PollHint.Unknown}). Never `Nothing` after an fd event or a
+   * steps once {@linkcode setBusy} said it can answer, and polls only on
+   * {@linkcode PollHint.Something}. Never `Nothing` after an fd event or a
    * wake-up that no wait has collected.
    */
   pollHint(): PollHint;
+  /**
+   * The scheduler has been busy for a while, tasks ready back to back
+   * (`true`), or is about to wait because none is (`false`). A backend that
+   * can answer {@linkcode pollHint} without a syscall only at a cost of its
+   * own (epoll's doorbell: kernel work at every fd wake-up) pays it only
+   * while busy. Returns whether {@linkcode pollHint} now answers `Nothing` or
+   * `Something` (else `Unknown`: poll on the clock).
+   */
+  setBusy(busy: boolean): boolean;
   /**
    * Fills `out` with the pollfd entries that become ready when a
    * {@linkcode wait} would return (the epoll fd itself, which is pollable;

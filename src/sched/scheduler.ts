@@ -74,6 +74,16 @@ export const FAIR_INTERVAL = 61;
 export const FAIR_POLL_MS = 0.1;
 
 /**
+ * How many fair looks in a row (tasks ready throughout, about 1,000 task
+ * steps) before the scheduler tells its reactor it is busy
+ * (`Reactor.setBusy`): epoll then arms its doorbell and the looks poll only
+ * when an event arrived. A wait for the kernel because no task is ready
+ * disarms it. Short bursts (a turn of 64 connections' tasks) never arm it:
+ * armed, every fd wake-up costs the kernel some work for the thread.
+ */
+export const DOORBELL_AFTER_LOOKS = 16;
+
+/**
  * The cooperative budget of one task step: how many strom operations
  * (`join`, channel `send`/`recv`, socket reads and writes, ...) may run in
  * one step before the next one yields once, so that a task looping over
@@ -710,6 +720,10 @@ export class Scheduler {
   fairPollMs: number = FAIR_POLL_MS;
   /** How many zero-timeout waits the fair looks made (a diagnostic for tests and benches). */
   fairPolls = 0;
+  /** Fair looks since the last wait that was not a poll (see DOORBELL_AFTER_LOOKS). */
+  #busyLooks = 0;
+  /** Whether the reactor was told the thread is busy and can answer pollHint. */
+  #doorbell = false;
 
   /**
    * Runs every task that is ready now (not those it wakes: they wait a
@@ -753,9 +767,10 @@ export class Scheduler {
   /**
    * The look at timers and I/O between task steps while tasks stay ready:
    * fires the due timers and polls the reactor without sleeping (if a task
-   * waits on an fd or another thread may ring the wake fd) when the
-   * reactor's {@linkcode Reactor.pollHint} says something arrived; where the
-   * backend cannot tell, every {@linkcode FAIR_POLL_MS}. Reads the clock at
+   * waits on an fd or another thread may ring the wake fd): once the thread
+   * has been busy for {@linkcode DOORBELL_AFTER_LOOKS} looks, when the
+   * reactor's {@linkcode Reactor.pollHint} says something arrived (if it can
+   * tell); else every {@linkcode FAIR_POLL_MS}. Reads the clock at
    * most once, and not at all when there is no timer and the hint answers.
    * What it wakes runs next (see {@linkcode runReady}).
    */
@@ -764,10 +779,12 @@ export class Scheduler {
     if (this.reactor.waiting === 0 && this.externalHolds === 0) {
       this.fireTimers();
     } else {
-      const hint = this.reactor.pollHint();
-      if (hint !== PollHint.Unknown) {
+      if (!this.#doorbell && ++this.#busyLooks >= DOORBELL_AFTER_LOOKS) {
+        this.#doorbell = this.reactor.setBusy(true);
+      }
+      if (this.#doorbell) {
         this.fireTimers();
-        if (hint === PollHint.Something) {
+        if (this.reactor.pollHint() !== PollHint.Nothing) {
           this.fairPolls++;
           this.waitForEvents(0);
         }
@@ -841,6 +858,14 @@ export class Scheduler {
    */
   waitForEvents(timeoutNs: number): void {
     if (this.beforeWait !== null && this.beforeWait() === true) timeoutNs = 0;
+    if (timeoutNs !== 0) {
+      // No task is ready: the thread is not busy (see DOORBELL_AFTER_LOOKS).
+      this.#busyLooks = 0;
+      if (this.#doorbell) {
+        this.#doorbell = false;
+        this.reactor.setBusy(false);
+      }
+    }
     // What fd events wake takes the event lane: served ahead of the ready queue.
     const before = this.ready.length;
     let rang: boolean;
