@@ -362,7 +362,8 @@ function renderSched(data, ctx) {
     md.push(
       "Echo beside busy tasks: `bench/echo/run.mjs` at 1 connection on strom's echo server under",
       "the blocking `run`, alone (`strom-*-run`) and beside 10k tasks looping on `yieldNow()` on",
-      "the same thread (`strom-*-busy`): the client's round-trip latency.",
+      "the same thread (`strom-*-busy`; `strom-*-busy-clock` without the epoll doorbell, so the",
+      "busy thread polls its fds every 0.1 ms): the client's round-trip latency.",
       "",
       "| server | host | p50 | p99 | round trips/s | other load |",
       "| :-- | :-- | --: | --: | --: | --: |",
@@ -435,8 +436,8 @@ function schedTargets(get, echoBusy) {
         : "not measured",
       met: j && ja ? j.nsPerOp <= 2 * ja.nsPerOp : null,
     });
-    const alone = echoBusy.find((e) => e.runtime === host && !e.busy);
-    const busy = echoBusy.find((e) => e.runtime === host && e.busy);
+    const alone = echoBusy.find((e) => e.runtime === host && e.server.endsWith("-run"));
+    const busy = echoBusy.find((e) => e.runtime === host && e.server.endsWith("-busy"));
     targets.push({
       target:
         `${hostName}: echo p99 latency (1 conn) beside 10k tasks looping on yieldNow() unchanged (within 10%)`,

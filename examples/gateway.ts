@@ -19,6 +19,11 @@
 // client does not read, is closed after the idle time-out (default 30 000
 // ms). 0 turns either off.
 //
+// Requests are read and answered by examples/http.ts (its top comment says
+// what it accepts and what it answers 400, 413, 431, 501 or 505 to, closing
+// the connection); request bodies are dropped, methods other than GET get
+// 405.
+//
 // A mixed program: requests are parsed and answered on strom sockets, each
 // upstream call waits for the host's fetch through `until`, so the host's
 // event loop runs under `runAsync`.
@@ -37,77 +42,12 @@ import {
   until,
   untilSignal,
 } from "../mod.ts";
-
-/** The value of `--name=N` (a number >= 0) among `argv`, or `fallback`. */
-function msOption(argv: string[], name: string, fallback: number): number {
-  const flag = argv.find((a) => a.startsWith(`--${name}=`));
-  if (flag === undefined) return fallback;
-  const ms = Number(flag.slice(name.length + 3));
-  if (!(ms >= 0)) throw new RangeError(`--${name} wants a number of ms >= 0, got ${flag}`);
-  return ms;
-}
+import { HttpConnection, httpTimeouts, type Request, response } from "./http.ts";
 
 const argv = args();
-const IDLE_MS = msOption(argv, "idle-ms", 30_000);
-const HEADER_MS = msOption(argv, "header-ms", 10_000);
+const TIMEOUTS = httpTimeouts(argv); // --header-ms, --idle-ms
 
-/** Sets `limit` to `ms` from now, or removes it for 0 (the time-out is off). */
-function limitTo(limit: Deadline, ms: number): void {
-  if (ms > 0) limit.reset(ms);
-  else limit.clear();
-}
-
-const MAX_HEAD = 8192;
 const enc = new TextEncoder();
-const latin1 = new TextDecoder("latin1");
-
-/** Index of the first \r\n\r\n in buf[from..to), or -1. */
-function headEnd(buf: Uint8Array, from: number, to: number): number {
-  for (let i = from; i + 3 < to; i++) {
-    if (buf[i] === 13 && buf[i + 1] === 10 && buf[i + 2] === 13 && buf[i + 3] === 10) return i;
-  }
-  return -1;
-}
-
-interface Request {
-  method: string;
-  path: string;
-  close: boolean;
-  bodyLength: number; // -1: unsupported (chunked) or bad
-}
-
-function parseHead(text: string): Request {
-  const lines = text.split("\r\n");
-  const [method = "", path = "", version = ""] = lines[0].split(" ");
-  if (!version.startsWith("HTTP/1.") || !path.startsWith("/")) {
-    return { method, path, close: true, bodyLength: -1 };
-  }
-  let close = version === "HTTP/1.0";
-  let bodyLength = 0;
-  for (let i = 1; i < lines.length; i++) {
-    const colon = lines[i].indexOf(":");
-    if (colon <= 0) continue;
-    const name = lines[i].slice(0, colon).trim().toLowerCase();
-    const value = lines[i].slice(colon + 1).trim().toLowerCase();
-    if (name === "connection") {
-      close = value.includes("close") || (close && !value.includes("keep-alive"));
-    } else if (name === "content-length") bodyLength = /^\d+$/.test(value) ? Number(value) : -1;
-    else if (name === "transfer-encoding") bodyLength = -1;
-  }
-  return { method, path, close, bodyLength };
-}
-
-function response(status: number, reason: string, body: Uint8Array, close: boolean): Uint8Array {
-  const head = enc.encode(
-    `HTTP/1.1 ${status} ${reason}\r\nContent-Type: text/plain\r\nContent-Length: ${body.length}\r\n${
-      close ? "Connection: close\r\n" : ""
-    }\r\n`,
-  );
-  const out = new Uint8Array(head.length + body.length);
-  out.set(head);
-  out.set(body, head.length);
-  return out;
-}
 
 /** The upstream's answer to `path`, or 502/504. Cancel-safe: cancelling aborts the fetch. */
 function* forward(
@@ -148,9 +88,9 @@ class Gateway {
 
 function* serveConn(conn: TcpStream, gw: Gateway, self: () => JoinHandle<void>): Task<void> {
   const limit = new Deadline();
-  limitTo(limit, HEADER_MS); // the first request's head, from the connection's start
+  const http = new HttpConnection(conn, limit, TIMEOUTS); // the header time-out starts now
   try {
-    yield* limit.guard(exchange(conn, gw, self, limit));
+    yield* limit.guard(exchange(http, gw, self, limit));
   } catch (error) {
     // A time-out, or a reset peer: this connection only.
     if (error instanceof TimeoutError) gw.timedOut++;
@@ -162,78 +102,32 @@ function* serveConn(conn: TcpStream, gw: Gateway, self: () => JoinHandle<void>):
 }
 
 function* exchange(
-  conn: TcpStream,
+  http: HttpConnection,
   gw: Gateway,
   self: () => JoinHandle<void>,
   limit: Deadline,
 ): Task<void> {
-  const buf = new Uint8Array(16384);
-  let start = 0;
-  let end = 0;
-  let skip = 0;
-  let headTimed = true; // the header time-out runs for the head being awaited
   for (;;) {
-    if (start === end) start = end = 0;
-    else if (end === buf.length) {
-      buf.copyWithin(0, start, end);
-      end -= start;
-      start = 0;
-    }
-    if (skip > 0) {
-      limitTo(limit, IDLE_MS); // a body: any progress will do
-    } else if (start === end) {
-      if (!headTimed) limitTo(limit, IDLE_MS); // keep-alive: waiting for the next request
-    } else if (!headTimed) {
-      limitTo(limit, HEADER_MS); // a head has begun: it must be whole in time
-      headTimed = true;
-    }
-    // Between requests this connection may be cancelled by a shutdown.
-    gw.idle.add(self());
+    // Waiting for its next request, this connection may be cancelled by a
+    // shutdown: nothing is in flight.
     if (gw.draining) return;
-    let n: number;
+    gw.idle.add(self());
+    let request: Request | null;
     try {
-      n = yield* conn.read(buf.subarray(end));
+      request = yield* http.next();
     } finally {
       gw.idle.delete(self());
     }
-    if (n === 0) return;
-    end += n;
-    // Answer every complete request in the buffer, in order.
-    for (;;) {
-      if (skip > 0) {
-        const k = Math.min(skip, end - start);
-        skip -= k;
-        start += k;
-        if (skip > 0) break;
-      }
-      const at = headEnd(buf, start, end);
-      if (at < 0) {
-        if (end - start > MAX_HEAD) {
-          yield* conn.writeAll(
-            response(431, "Request Header Fields Too Large", new Uint8Array(0), true),
-          );
-          return;
-        }
-        break;
-      }
-      const req = parseHead(latin1.decode(buf.subarray(start, at)));
-      start = at + 4;
-      headTimed = false;
-      if (req.bodyLength < 0) {
-        yield* conn.writeAll(response(400, "Bad Request", new Uint8Array(0), true));
-        return;
-      }
-      skip = req.bodyLength;
-      const close = req.close || gw.draining;
-      limit.clear(); // the upstream call has its own time-out (504)
-      const [status, reason, body] = req.method === "GET"
-        ? yield* forward(gw.upstream, req.path, gw.timeoutMs)
-        : [405, "Method Not Allowed", enc.encode("GET only\n")] as const;
-      limitTo(limit, IDLE_MS); // the client must take its answer
-      yield* conn.writeAll(response(status, reason, body, close || gw.draining));
-      gw.answered++;
-      if (close || gw.draining) return;
-    }
+    if (request === null) return; // the client closed, or a bad request was answered
+    limit.clear(); // the upstream call has its own time-out (504)
+    const [status, reason, body] = request.method === "GET"
+      ? yield* forward(gw.upstream, request.path, gw.timeoutMs)
+      : [405, "Method Not Allowed", enc.encode("GET only\n")] as const;
+    const close = request.close || gw.draining;
+    yield* http.send(response(status, reason, body, close)); // the client must take it (idle time-out)
+    yield* http.flush();
+    gw.answered++;
+    if (close) return;
   }
 }
 

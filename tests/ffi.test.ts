@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
+import { externalBuffer, pointerAddress } from "../src/ffi/host.ts";
 import {
   AF_INET,
   AF_UNIX,
@@ -573,6 +574,36 @@ test("a nonblocking symbol returns a Promise on Deno; Bun refuses it", async () 
   const pending = bindSymbols(table).getpid();
   assert.ok(pending instanceof Promise);
   assert.equal(await pending, testLibc.getpid());
+});
+
+test("pointer results: a bigint address on both hosts (Bun's result is a bigint above 2^53), and mapped memory as an ArrayBuffer without a copy", () => {
+  // What the epoll doorbell (src/ffi/uring.ts) relies on to read io_uring's rings.
+  const m = bindSymbols(
+    {
+      mmap: { args: ["buf", "u32", "i32", "i32", "i32", "u32"], returns: "ptr" },
+      munmap: { args: ["buf", "u32"], returns: "i32" },
+    } as const,
+  );
+  const PROT_RW = 0x3;
+  const MAP_PRIVATE_ANONYMOUS = 0x22;
+  // A zero length fails: MAP_FAILED, (void *)-1, above 2^53.
+  assert.equal(
+    pointerAddress(m.mmap(null, 0, PROT_RW, MAP_PRIVATE_ANONYMOUS, -1, 0)),
+    2n ** 64n - 1n,
+  );
+  const p = m.mmap(null, 4096, PROT_RW, MAP_PRIVATE_ANONYMOUS, -1, 0);
+  const address = pointerAddress(p);
+  assert.ok(address > 0n && address % 4096n === 0n, `page-aligned address ${address}`);
+  const one = externalBuffer(p, 4096);
+  const two = externalBuffer(p, 4096);
+  assert.equal(one.byteLength, 4096);
+  new Uint32Array(one)[5] = 0xdeadbeef;
+  assert.equal(new Uint32Array(two)[5], 0xdeadbeef, "both views are the mapping itself");
+  assert.equal(
+    m.munmap(new Uint8Array(one), 4096),
+    0,
+    "the view passes to C as the mapping's address",
+  );
 });
 
 test("STROM_WITHOUT_SYMBOLS names optional symbols only", () => {

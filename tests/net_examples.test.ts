@@ -221,7 +221,7 @@ const SHUTDOWNS = [
   {
     example: "http_hello.ts",
     extra: [],
-    send: "GET / HTTP/1.1\r\n\r\n",
+    send: "GET / HTTP/1.1\r\nHost: t\r\n\r\n",
     line: /: shut down, 2 connections closed, 0 timed out$/,
   },
   {

@@ -58,6 +58,54 @@ test("ready tasks run in FIFO order and yieldNow interleaves them fairly", () =>
   assert.deepEqual(log, ["a0", "b0", "c0", "a1", "b1", "c1", "a2", "b2", "c2"]);
 });
 
+test("one yieldNow operation yields at each yield*, and a task cancelled in one leaves nothing behind", () => {
+  // yieldNow's state is the task's (one shared operation object): a second
+  // yield* of the same object must yield again, and a task cancelled while
+  // in yieldNow must not hand that state to the next task in its record.
+  const log: string[] = [];
+  runChecked(function*() {
+    const other = yield* spawn(function*(): Operation<void> {
+      for (let i = 0; i < 3; i++) {
+        log.push(`o${i}`);
+        yield* yieldNow();
+      }
+    }());
+    const y = yieldNow();
+    log.push("m0");
+    yield* y;
+    log.push("m1");
+    yield* y;
+    log.push("m2");
+    yield* other.join();
+    // Tasks cancelled inside yieldNow; then fresh tasks still yield.
+    const doomed = [];
+    for (let i = 0; i < 10; i++) {
+      doomed.push(
+        yield* spawn(function*(): Operation<void> {
+          for (;;) yield* yieldNow();
+        }()),
+      );
+    }
+    yield* yieldNow();
+    for (const d of doomed) d.cancel();
+    const order: string[] = [];
+    const a = yield* spawn(function*(): Operation<void> {
+      order.push("a0");
+      yield* yieldNow();
+      order.push("a1");
+    }());
+    const b = yield* spawn(function*(): Operation<void> {
+      order.push("b0");
+      yield* yieldNow();
+      order.push("b1");
+    }());
+    yield* a.join();
+    yield* b.join();
+    assert.deepEqual(order, ["a0", "b0", "a1", "b1"]);
+  }());
+  assert.deepEqual(log, ["m0", "o0", "m1", "o1", "m2", "o2"]);
+});
+
 test("100k spawned tasks all run and are joined", () => {
   const n = 100_000;
   const sum = runChecked(function*() {

@@ -212,6 +212,24 @@ const SERVERS = [
     env: { STROM_BENCH_BUSY_TASKS: "10000" },
   },
   {
+    // The same without the epoll doorbell: the fair looks poll every 0.1 ms
+    // (what the scheduler does where io_uring is missing).
+    id: "strom-deno-busy-clock",
+    runtime: "deno",
+    impl: "strom (run, 10k busy tasks, no doorbell)",
+    byDefault: false,
+    argv: () => [deno, "run", "-A", join(here, "strom_run.ts")],
+    env: { STROM_BENCH_BUSY_TASKS: "10000", STROM_DOORBELL: "0" },
+  },
+  {
+    id: "strom-bun-busy-clock",
+    runtime: "bun",
+    impl: "strom (run, 10k busy tasks, no doorbell)",
+    byDefault: false,
+    argv: () => [bun, join(here, "strom_run.ts")],
+    env: { STROM_BENCH_BUSY_TASKS: "10000", STROM_DOORBELL: "0" },
+  },
+  {
     id: "deno-listen",
     runtime: "deno",
     impl: "Deno.listen",

@@ -91,9 +91,19 @@ try {
   rmSync(tmp, { recursive: true, force: true });
 }
 
-/** The echo case: strom's echo alone and beside 10k busy tasks, 1 connection. */
+/**
+ * The echo case: strom's echo alone and beside 10k busy tasks, 1 connection;
+ * the busy one also without the epoll doorbell (`-busy-clock`).
+ */
 function runEchoBusy(file) {
-  const servers = "strom-deno-run,strom-deno-busy,strom-bun-run,strom-bun-busy";
+  const servers = [
+    "strom-deno-run",
+    "strom-deno-busy",
+    "strom-deno-busy-clock",
+    "strom-bun-run",
+    "strom-bun-busy",
+    "strom-bun-busy-clock",
+  ].join(",");
   const duration = quick ? "2" : "5";
   const r = spawnSync(
     "node",
@@ -108,7 +118,7 @@ function runEchoBusy(file) {
     echoBusy = JSON.parse(readFileSync(file, "utf8")).results.map((e) => ({
       server: e.server,
       runtime: e.runtime,
-      busy: e.server.endsWith("-busy"),
+      busy: !e.server.endsWith("-run"),
       p50Us: e.p50_us,
       p99Us: e.p99_us,
       rtPerS: e.rt_per_s,
@@ -247,7 +257,7 @@ if (echoBusy !== undefined) {
   );
   for (const e of echoBusy) {
     console.log(
-      `  ${e.server.padEnd(16)} p50 ${e.p50Us.toFixed(0).padStart(5)} µs  p99 ${
+      `  ${e.server.padEnd(21)} p50 ${e.p50Us.toFixed(0).padStart(5)} µs  p99 ${
         e.p99Us.toFixed(0).padStart(6)
       } µs  ${e.rtPerS.toFixed(0).padStart(6)} rt/s`,
     );

@@ -27,6 +27,7 @@ export interface BunFfi {
   dlopen(path: string, symbols: BunDefs): { symbols: Record<string, CFn>; close(): void };
   ptr(view: ArrayBufferView, byteOffset?: number): number;
   read: { i32(ptr: number, byteOffset: number): number };
+  toArrayBuffer(ptr: number, byteOffset: number, byteLength: number): ArrayBuffer;
   CString: new(ptr: number) => { toString(): string };
 }
 

@@ -41,6 +41,7 @@ interface DenoFfi {
   UnsafePointerView: {
     new(p: object): { getInt32(offset?: number): number };
     getCString(p: object): string;
+    getArrayBuffer(p: object, byteLength: number): ArrayBuffer;
   };
 }
 
@@ -99,4 +100,14 @@ export function loadDeno(path: string, without: ReadonlySet<string>): Libc {
   const cString = (p: unknown) =>
     p === null ? null : Deno.UnsafePointerView.getCString(p as object);
   return makeLibc("deno", s, () => errnoView.getInt32(0), addressOf, cString);
+}
+
+/** The address a Deno pointer result holds (0 for NULL). */
+export function denoPointerAddress(p: unknown): bigint {
+  return p === null ? 0n : BigInt(Deno.UnsafePointer.value(p as object));
+}
+
+/** An ArrayBuffer over `byteLength` bytes of foreign memory at the non-NULL pointer `p`. */
+export function denoExternalBuffer(p: unknown, byteLength: number): ArrayBuffer {
+  return Deno.UnsafePointerView.getArrayBuffer(p as object, byteLength);
 }

@@ -8,7 +8,7 @@
  */
 
 import { bindBun, type BunFfi, importBunFfi, loadBun } from "./bun.ts";
-import { bindDeno, loadDeno } from "./deno.ts";
+import { bindDeno, denoExternalBuffer, denoPointerAddress, loadDeno } from "./deno.ts";
 import type { Libc } from "./libc.ts";
 import { type Bound, LIBC_SYMBOLS, parseWithout, type SymbolTable } from "./symbols.ts";
 
@@ -61,6 +61,28 @@ export const libc: Libc = (() => {
  */
 export function bindSymbols<T extends SymbolTable>(table: T): Bound<T> {
   return bunFfi === null ? bindDeno(LIBC_PATH, table) : bindBun(bunFfi, LIBC_PATH, table);
+}
+
+/**
+ * The address a pointer result of a bound C function holds, as a bigint (0
+ * for NULL): Deno gives pointer objects, Bun numbers (or a bigint when the
+ * address is above 2^53, as `MAP_FAILED` is).
+ */
+export function pointerAddress(p: unknown): bigint {
+  if (bunFfi === null) return denoPointerAddress(p);
+  return p === null || p === undefined ? 0n : BigInt(p as number | bigint);
+}
+
+/**
+ * An ArrayBuffer over `byteLength` bytes of memory strom mapped itself (a
+ * pointer result of a bound C function, not NULL). The buffer does not own
+ * the memory: whoever unmaps it must drop every view of it first, or a later
+ * access faults.
+ */
+export function externalBuffer(p: unknown, byteLength: number): ArrayBuffer {
+  return bunFfi === null
+    ? denoExternalBuffer(p, byteLength)
+    : bunFfi.toArrayBuffer(p as number, 0, byteLength);
 }
 
 /**

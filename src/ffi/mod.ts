@@ -36,3 +36,4 @@ export type { Bytes, Libc } from "./libc.ts";
 export { MAX_IO_LEN, MAX_IOV } from "./libc.ts";
 export * from "./structs.ts";
 export type { Bound, CFn, CType, SymbolSpec, SymbolTable } from "./symbols.ts";
+export { MultishotPoll } from "./uring.ts";

@@ -21,6 +21,7 @@ import {
   encodeEpollEvent,
   encodeTimespec,
   ENOSYS,
+  envVar,
   EPOLL_CLOEXEC,
   EPOLL_CTL_ADD,
   EPOLL_CTL_DEL,
@@ -33,10 +34,11 @@ import {
   EPOLLPRI,
   EPOLLRDHUP,
   libc,
+  MultishotPoll,
   type PollFds,
   POLLIN,
 } from "../ffi/mod.ts";
-import { IoSource, type Reactor, WaiterBook } from "./reactor.ts";
+import { IoSource, PollHint, type Reactor, WaiterBook } from "./reactor.ts";
 import { WakeFd } from "./wake_fd.ts";
 
 const READ_EVENTS = EPOLLIN | EPOLLPRI | EPOLLRDHUP | EPOLLHUP | EPOLLERR;
@@ -53,7 +55,30 @@ export function timeoutMsCeil(timeoutNs: number): number {
   return timeoutNs < 0 ? -1 : Math.min(Math.ceil(timeoutNs / 1e6), MAX_TIMEOUT_MS);
 }
 
-/** A {@linkcode Reactor} on Linux epoll, edge-triggered. */
+/** Options of an {@linkcode EpollReactor}. */
+export interface EpollReactorOptions {
+  /**
+   * Whether {@linkcode EpollReactor.pollHint} may use an io_uring doorbell
+   * on the epoll fd (where the kernel has one); default: unless the
+   * environment variable `STROM_DOORBELL` is `0`.
+   */
+  doorbell?: boolean;
+}
+
+/**
+ * A {@linkcode Reactor} on Linux epoll, edge-triggered.
+ *
+ * Its {@linkcode pollHint} reads a doorbell: an io_uring multishot poll of
+ * the epoll fd itself (`src/ffi/uring.ts`), armed while the scheduler says
+ * it is busy ({@linkcode setBusy}; the ring is set up the first time, so
+ * only a thread that runs tasks back to back while it watches fds has one).
+ * The kernel marks shared memory when any registered fd or the wake fd
+ * becomes ready, so a busy thread learns of an event within one fair look
+ * (FAIR_INTERVAL task steps) and makes a zero-timeout wait only then. It is
+ * disarmed while the thread is not busy: armed, each fd wake-up costs kernel
+ * work. Where io_uring is missing or refused the hint is `Unknown` and the
+ * scheduler polls on its clock, as the poll backend does.
+ */
 export class EpollReactor extends WaiterBook implements Reactor {
   readonly kind = "epoll";
   readonly #epfd: number;
@@ -65,9 +90,12 @@ export class EpollReactor extends WaiterBook implements Reactor {
   readonly #timespec = new Uint8Array(16);
   // Null once known to be unusable (missing symbol, or ENOSYS once).
   #pwait2 = libc.epoll_pwait2;
+  /** The doorbell (see the class doc): undefined until first asked for, null without one. */
+  #doorbell: MultishotPoll | null | undefined;
 
-  constructor() {
+  constructor(options: EpollReactorOptions = {}) {
     super();
+    this.#doorbell = (options.doorbell ?? envVar("STROM_DOORBELL") !== "0") ? undefined : null;
     this.#epfd = check(libc.epoll_create1(EPOLL_CLOEXEC), "epoll_create1", libc);
     try {
       this.#wake = new WakeFd();
@@ -129,8 +157,48 @@ export class EpollReactor extends WaiterBook implements Reactor {
     return 1;
   }
 
+  pollHint(): PollHint {
+    const doorbell = this.#doorbell;
+    if (doorbell == null || !doorbell.armed) return PollHint.Unknown;
+    return doorbell.fired() ? PollHint.Something : PollHint.Nothing;
+  }
+
+  setBusy(busy: boolean): boolean {
+    let doorbell = this.#doorbell;
+    if (!busy) {
+      doorbell?.disarm();
+      return false;
+    }
+    if (doorbell === undefined) {
+      doorbell = this.#doorbell = MultishotPoll.open(this.#epfd, POLLIN); // armed
+    }
+    if (doorbell === null) return false;
+    if (!doorbell.arm()) {
+      doorbell.close();
+      this.#doorbell = null;
+      return false;
+    }
+    return true;
+  }
+
+  /** How many completions the doorbell's ring has posted and the waits read (a diagnostic for tests). */
+  get doorbellCompletions(): number {
+    return this.#doorbell?.completions ?? 0;
+  }
+
+  /** Whether the doorbell is set up (a diagnostic for tests). */
+  get hasDoorbell(): boolean {
+    return this.#doorbell != null;
+  }
+
   wait(timeoutNs: number): boolean {
     const events = this.#events;
+    const doorbell = this.#doorbell;
+    // Before the wait, so that an event after it collected rings again.
+    if (doorbell != null && !doorbell.consume()) {
+      doorbell.close();
+      this.#doorbell = null;
+    }
     const n = this.#kernelWait(timeoutNs);
     if (n < 0) {
       if (libc.errno() === EINTR) return false;
@@ -156,6 +224,9 @@ export class EpollReactor extends WaiterBook implements Reactor {
   }
 
   close(): void {
+    // First: the ring holds the epoll file until torn down.
+    this.#doorbell?.close();
+    this.#doorbell = null;
     this.#wake.close();
     libc.close(this.#epfd);
   }

@@ -21,7 +21,7 @@ import {
   POLLOUT,
   POLLRDHUP,
 } from "../ffi/mod.ts";
-import { IoSource, type Reactor, WaiterBook } from "./reactor.ts";
+import { IoSource, PollHint, type Reactor, WaiterBook } from "./reactor.ts";
 import { WakeFd } from "./wake_fd.ts";
 
 const READ_EVENTS = POLLIN | POLLRDHUP | POLLHUP | POLLERR | POLLNVAL;
@@ -73,6 +73,16 @@ export class PollReactor extends WaiterBook implements Reactor {
       out.set(n++, source.fd, events);
     }
     return n;
+  }
+
+  /** Always {@linkcode PollHint.Unknown}: ppoll has no readiness to read without a syscall. */
+  pollHint(): PollHint {
+    return PollHint.Unknown;
+  }
+
+  /** Always false: ppoll has no readiness to read without a syscall. */
+  setBusy(_busy: boolean): boolean {
+    return false;
   }
 
   wait(timeoutNs: number): boolean {

@@ -60,6 +60,21 @@ export class IoSource {
 /** Which readiness backend a reactor uses. */
 export type ReactorKind = "epoll" | "poll";
 
+/**
+ * What a reactor knows, without a syscall, about events a zero-timeout
+ * {@linkcode Reactor.wait} would collect (see {@linkcode Reactor.pollHint}).
+ */
+export const PollHint = {
+  /** Certain: no fd event and no wake-up arrived since the last wait. */
+  Nothing: 0,
+  /** Something arrived (or may have): a wait would find it. */
+  Something: 1,
+  /** The backend cannot tell: the caller polls on a clock. */
+  Unknown: 2,
+} as const;
+/** One of the values of {@linkcode PollHint}. */
+export type PollHint = typeof PollHint[keyof typeof PollHint];
+
 /** A readiness backend: registers fds and sleeps in the kernel until one is ready. */
 export interface Reactor {
   /** The backend's name. */
@@ -88,6 +103,23 @@ export interface Reactor {
    * wakes the waiters whose events fired. Returns whether the wake fd fired.
    */
   wait(timeoutNs: number): boolean;
+  /**
+   * Whether a zero-timeout {@linkcode wait} now would find anything, as far
+   * as the backend knows without a syscall: the scheduler asks between task
+   * steps once {@linkcode setBusy} said it can answer, and polls only on
+   * {@linkcode PollHint.Something}. Never `Nothing` after an fd event or a
+   * wake-up that no wait has collected.
+   */
+  pollHint(): PollHint;
+  /**
+   * The scheduler has been busy for a while, tasks ready back to back
+   * (`true`), or is about to wait because none is (`false`). A backend that
+   * can answer {@linkcode pollHint} without a syscall only at a cost of its
+   * own (epoll's doorbell: kernel work at every fd wake-up) pays it only
+   * while busy. Returns whether {@linkcode pollHint} now answers `Nothing` or
+   * `Something` (else `Unknown`: poll on the clock).
+   */
+  setBusy(busy: boolean): boolean;
   /**
    * Fills `out` with the pollfd entries that become ready when a
    * {@linkcode wait} would return (the epoll fd itself, which is pollable;

@@ -13,7 +13,7 @@
  */
 
 import { libc, monotonicNowMs, PR_SET_TIMERSLACK } from "../ffi/mod.ts";
-import type { Reactor, Waiter } from "../io/reactor.ts";
+import { PollHint, type Reactor, type Waiter } from "../io/reactor.ts";
 import { JoinHandle } from "./join.ts";
 import { ReadyQueue } from "./ready_queue.ts";
 import { Slab, SLAB_CAPACITY } from "./slab.ts";
@@ -51,8 +51,10 @@ const ENDING_SHIFT = 9;
 const ENDING_BITS = 0b11 << ENDING_SHIFT;
 /** It has end hooks, kept by the scheduler (see Scheduler.addEndHook). */
 const HAS_END_HOOKS = 1 << 11;
+/** It suspended in `yieldNow` and has not come back out (see time/sleep.ts). */
+const YIELDED = 1 << 12;
 /** A group's child: `TaskRecord.ends` holds its group's observer, not joiners. */
-const GROUPED = 1 << 12;
+const GROUPED = 1 << 13;
 
 /**
  * How many task steps may run between two looks at the timers and the
@@ -63,14 +65,25 @@ const GROUPED = 1 << 12;
 export const FAIR_INTERVAL = 61;
 
 /**
- * At a look, the reactor is polled (a zero-timeout epoll_pwait2/ppoll: one
- * syscall, 1-3 µs here) only if this many ms passed since the last poll or
- * kernel wait. Chosen by measurement (bench/sched/fair_sweep.ts): polling at
+ * At a look, a reactor that cannot tell whether events arrived (the poll
+ * backend; epoll without its io_uring doorbell: see `Reactor.pollHint`) is
+ * polled (a zero-timeout epoll_pwait2/ppoll: one syscall, 1-3 µs here) only
+ * if this many ms passed since the last poll or kernel wait. Chosen by measurement (bench/sched/fair_sweep.ts): polling at
  * every look (every 61 steps, ~3 µs of task work) cost CPU-bound churn
  * 35-54%; every 0.1 ms costs a few %, and bounds how long I/O and another
  * thread's wake-up wait behind ready tasks.
  */
 export const FAIR_POLL_MS = 0.1;
+
+/**
+ * How many fair looks in a row (tasks ready throughout, about 1,000 task
+ * steps) before the scheduler tells its reactor it is busy
+ * (`Reactor.setBusy`): epoll then arms its doorbell and the looks poll only
+ * when an event arrived. A wait for the kernel because no task is ready
+ * disarms it. Short bursts (a turn of 64 connections' tasks) never arm it:
+ * armed, every fd wake-up costs the kernel some work for the thread.
+ */
+export const DOORBELL_AFTER_LOOKS = 16;
 
 /**
  * The cooperative budget of one task step: how many strom operations
@@ -337,6 +350,14 @@ export class TaskRecord extends JoinHandle<unknown> implements Waiter {
   }
   set suspendPending(yes: boolean) {
     this.flags = yes ? this.flags | SUSPEND_PENDING : this.flags & ~SUSPEND_PENDING;
+  }
+
+  /** Whether it suspended in `yieldNow` and has not come back out (`yieldNow`'s state). */
+  get yielded(): boolean {
+    return (this.flags & YIELDED) !== 0;
+  }
+  set yielded(yes: boolean) {
+    this.flags = yes ? this.flags | YIELDED : this.flags & ~YIELDED;
   }
 
   /** As a timer: what it wakes, itself. */
@@ -725,6 +746,12 @@ export class Scheduler {
   fairInterval: number = FAIR_INTERVAL;
   /** Ms between two fair polls ({@linkcode FAIR_POLL_MS}; a field for bench/sched's sweep). */
   fairPollMs: number = FAIR_POLL_MS;
+  /** How many zero-timeout waits the fair looks made (a diagnostic for tests and benches). */
+  fairPolls = 0;
+  /** Fair looks since the last wait that was not a poll (see DOORBELL_AFTER_LOOKS). */
+  #busyLooks = 0;
+  /** Whether the reactor was told the thread is busy and can answer pollHint. */
+  #doorbell = false;
 
   /**
    * Runs every task that is ready now (not those it wakes: they wait a
@@ -767,24 +794,39 @@ export class Scheduler {
 
   /**
    * The look at timers and I/O between task steps while tasks stay ready:
-   * fires the due timers and, every {@linkcode FAIR_POLL_MS}, polls the
-   * reactor without sleeping (if a task waits on an fd or another thread
-   * may ring the wake fd). Reads the clock once, and not at all when there
-   * is nothing to look at. What it wakes runs next (see {@linkcode runReady}).
+   * fires the due timers and polls the reactor without sleeping (if a task
+   * waits on an fd or another thread may ring the wake fd): once the thread
+   * has been busy for {@linkcode DOORBELL_AFTER_LOOKS} looks, when the
+   * reactor's {@linkcode Reactor.pollHint} says something arrived (if it can
+   * tell); else every {@linkcode FAIR_POLL_MS}. Reads the clock at
+   * most once, and not at all when there is no timer and the hint answers.
+   * What it wakes runs next (see {@linkcode runReady}).
    */
   fairCheck(): void {
     this.#stepsSinceCheck = 0;
     if (this.reactor.waiting === 0 && this.externalHolds === 0) {
       this.fireTimers();
     } else {
-      const now = this.now();
-      this.#fireTimersAt(now);
-      const last = this.#lastPollMs;
-      if (last !== last) { // NaN: the last kernel wait ended at an unread time
-        this.#lastPollMs = now;
-      } else if (now - last >= this.fairPollMs) {
-        this.#lastPollMs = now;
-        this.waitForEvents(0);
+      if (!this.#doorbell && ++this.#busyLooks >= DOORBELL_AFTER_LOOKS) {
+        this.#doorbell = this.reactor.setBusy(true);
+      }
+      if (this.#doorbell) {
+        this.fireTimers();
+        if (this.reactor.pollHint() !== PollHint.Nothing) {
+          this.fairPolls++;
+          this.waitForEvents(0);
+        }
+      } else {
+        const now = this.now();
+        this.#fireTimersAt(now);
+        const last = this.#lastPollMs;
+        if (last !== last) { // NaN: the last kernel wait ended at an unread time
+          this.#lastPollMs = now;
+        } else if (now - last >= this.fairPollMs) {
+          this.#lastPollMs = now;
+          this.fairPolls++;
+          this.waitForEvents(0);
+        }
       }
     }
     if (this.ready.events > 0 && !this.#inEventLane) this.#runEvents();
@@ -844,6 +886,14 @@ export class Scheduler {
    */
   waitForEvents(timeoutNs: number): void {
     if (this.beforeWait !== null && this.beforeWait() === true) timeoutNs = 0;
+    if (timeoutNs !== 0) {
+      // No task is ready: the thread is not busy (see DOORBELL_AFTER_LOOKS).
+      this.#busyLooks = 0;
+      if (this.#doorbell) {
+        this.#doorbell = false;
+        this.reactor.setBusy(false);
+      }
+    }
     // What fd events wake takes the event lane: served ahead of the ready queue.
     const before = this.ready.length;
     let rang: boolean;

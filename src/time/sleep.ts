@@ -4,7 +4,7 @@
  * @module
  */
 
-import { beginWait } from "../sched/current.ts";
+import { beginWait, currentTask, existingScheduler } from "../sched/current.ts";
 import { TaskRecord } from "../sched/scheduler.ts";
 import { type Operation, SUSPEND, type Suspend } from "../sched/types.ts";
 import { checkDurationMs, checkInstantMs } from "./duration.ts";
@@ -128,35 +128,48 @@ export { monotonicNowMs as now } from "../ffi/mod.ts";
  * before the calling task continues. Halts outside a task.
  */
 export function yieldNow(): Operation<void> {
-  return new YieldOnce() as unknown as Operation<void>;
+  return YIELD_ONCE as unknown as Operation<void>;
 }
 
 /**
- * `yieldNow` as the iterator `yield*` drives, not a generator: the
- * scheduler's cheapest switch (pingpong and CPU-bound churn are made of it)
- * allocates one two-word object instead of a generator.
+ * `yieldNow` as the iterator `yield*` drives, not a generator, and one
+ * object for every call: whether the calling task already suspended in it
+ * is a flag of the task (a task is in at most one `yieldNow` at a time), so
+ * the scheduler's cheapest switch (pingpong and CPU-bound churn are made of
+ * it) allocates nothing.
  */
 class YieldOnce {
-  #started = false;
-
   [Symbol.iterator](): this {
     return this;
   }
 
   next(): IteratorResult<Suspend, void> {
-    if (this.#started) return FINISHED;
-    this.#started = true;
-    beginWait("yieldNow").wake();
+    const task = currentTask("yieldNow");
+    if (task.yielded) {
+      task.yielded = false;
+      return FINISHED;
+    }
+    task.yielded = true;
+    task.suspendPending = true;
+    task.wake();
     return SUSPENDED;
   }
 
   return(value?: unknown): IteratorResult<Suspend, void> {
-    this.#started = true;
+    leaveYield();
     return { value: value as void, done: true };
   }
 
   throw(error: unknown): never {
-    this.#started = true;
+    leaveYield();
     throw error;
   }
 }
+
+/** The task left its `yieldNow` early (cancelled, timed out, thrown into). */
+function leaveYield(): void {
+  const task = existingScheduler()?.current;
+  if (task != null) task.yielded = false;
+}
+
+const YIELD_ONCE = new YieldOnce();
