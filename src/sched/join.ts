@@ -59,7 +59,9 @@ const SUSPENDED: IteratorResult<unknown, never> = Object.freeze({ value: SUSPEND
  * and its own iterator result once done (`yield*` reads only `done` and
  * `value`), so a join allocates one object: four fields, 48 B on Bun (a
  * fifth makes it 64 B: JSC's inline capacity goes 4, 6), so while it waits
- * `value` holds the joining task. It does what this generator would:
+ * `value` holds the joining task (callgrind, Bun with concurrent GC and JIT
+ * off, spawn + join of 200k tasks: 4,264 -> 3,992 instructions per task
+ * against a private field for it). It does what this generator would:
  *
  *     if (!target.done) { register as joiner; try { yield } finally { deregister } }
  *     else if (spendBudget(me)) yield* yieldForBudget("join")

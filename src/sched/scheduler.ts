@@ -191,7 +191,8 @@ export class TaskRecord extends JoinHandle<unknown> implements Waiter {
    * One field, not two: with a ninth field a record takes 112 B on Bun
    * (JSC's next size class), with eight 80 B, and every live task has one
    * (a million sleeping tasks, or a million spawned and not yet joined:
-   * bun:jsc heapStats, 200k records).
+   * bun:jsc heapStats, 200k records). Memory only: spawn + join's
+   * instruction count stayed the same (callgrind, 200k tasks).
    */
   ends: TaskRecord | TaskRecord[] | ChildObserver | null = null;
   /**

@@ -33,23 +33,18 @@ export function spawn<T>(task: Task<T>): Operation<JoinHandle<T>> {
 /**
  * `spawn` as the iterator `yield*` drives, not a generator (it never
  * suspends: its first `next()` spawns and is done), and its own iterator
- * result (`yield*` reads only `done` and `value`, and only from what
- * `next()` returned): a spawn allocates this one short-lived object besides
- * the task's record.
- *
- * Two fields, so it is 32 B on Bun, not 48 B (JSC's inline capacity; a
- * third field, or `done` on the prototype, gives four slots): before the
- * first `next()`, `done` is false and `value` holds the task; from then on
- * `done` is true and `value` is the handle.
+ * result (`yield*` reads only `done` and `value`): a spawn allocates this
+ * one short-lived object besides the task's record.
  */
 class SpawnOp<T> {
-  /** Whether it spawned (as an iterator result: always true, once returned). */
-  done = false;
-  /** The task until the spawn; then, as an iterator result, the handle. */
-  value: Task<T> | JoinHandle<T> | undefined;
+  /** As an iterator result: always done. */
+  readonly done = true;
+  /** As an iterator result: the handle, once spawned. */
+  value: JoinHandle<T> | undefined = undefined;
+  #task: Task<T> | null;
 
   constructor(task: Task<T>) {
-    this.value = task;
+    this.#task = task;
   }
 
   [Symbol.iterator](): this {
@@ -57,12 +52,11 @@ class SpawnOp<T> {
   }
 
   next(): IteratorResult<never, JoinHandle<T>> {
-    if (this.done) {
+    const task = this.#task;
+    if (task === null) {
       this.value = undefined;
     } else {
-      const task = this.value as Task<T>;
-      this.done = true;
-      this.value = undefined;
+      this.#task = null;
       const me = currentTask("spawn");
       // The record is the handle (see TaskRecord).
       this.value = me.scheduler.spawn(task, true) as unknown as JoinHandle<T>;
@@ -71,14 +65,13 @@ class SpawnOp<T> {
   }
 
   return(value?: unknown): IteratorResult<never, JoinHandle<T>> {
-    this.done = true;
+    this.#task = null;
     this.value = value as JoinHandle<T>;
     return this as IteratorResult<never, JoinHandle<T>>;
   }
 
   throw(error: unknown): never {
-    this.done = true;
-    this.value = undefined;
+    this.#task = null;
     throw error;
   }
 }
