@@ -136,6 +136,14 @@ export class TaskLimitError extends RangeError {
   }
 }
 
+/** Where a thread's scheduler reports the fds strom opens and closes (see `Scheduler.fdRecord`). */
+export interface FdRecord {
+  /** `fd` was opened and is owned by this thread now. */
+  opened(fd: number): void;
+  /** `fd` is about to be closed (or handed over): no longer this thread's. */
+  closing(fd: number): void;
+}
+
 /** A resource a scheduler owns until it is closed (see `Scheduler.owned`). */
 export interface Closeable {
   /** Releases the resource; idempotent. */
@@ -398,6 +406,28 @@ export class Scheduler {
    * a socket leaks no fd past the runtime.
    */
   readonly owned: Set<Closeable> = new Set<Closeable>();
+  /**
+   * Told of every fd strom opens on this thread and of its close (before
+   * the close): a runtime worker records them where the host can close them
+   * if the worker's thread dies without closing them itself.
+   */
+  fdRecord: FdRecord | null = null;
+
+  /** Adds `resource` (holding `fd`) to {@linkcode owned} and tells {@linkcode fdRecord}. */
+  own(resource: Closeable, fd: number): void {
+    this.owned.add(resource);
+    this.fdRecord?.opened(fd);
+  }
+
+  /**
+   * Removes `resource` (holding `fd`) from {@linkcode owned}; call before
+   * closing or handing over its fd, so that no record names an fd number
+   * that may be reused.
+   */
+  disown(resource: Closeable, fd: number): void {
+    this.owned.delete(resource);
+    this.fdRecord?.closing(fd);
+  }
   /** Reasons to keep waiting although no task waits on a timer or fd. */
   externalHolds = 0;
   /**
