@@ -750,6 +750,8 @@ export class Scheduler {
   fairPollMs: number = FAIR_POLL_MS;
   /** How many zero-timeout waits the fair looks made (a diagnostic for tests and benches). */
   fairPolls = 0;
+  /** Whether a busy thread may use the reactor's doorbell (see DOORBELL_AFTER_LOOKS; a field for bench/sched's sweep). */
+  useDoorbell = true;
   /** Fair looks since the last wait that was not a poll (see DOORBELL_AFTER_LOOKS). */
   #busyLooks = 0;
   /** Whether the reactor was told the thread is busy and can answer pollHint. */
@@ -809,10 +811,10 @@ export class Scheduler {
     if (this.reactor.waiting === 0 && this.externalHolds === 0) {
       this.fireTimers();
     } else {
-      if (!this.#doorbell && ++this.#busyLooks >= DOORBELL_AFTER_LOOKS) {
+      if (!this.#doorbell && ++this.#busyLooks >= DOORBELL_AFTER_LOOKS && this.useDoorbell) {
         this.#doorbell = this.reactor.setBusy(true);
       }
-      if (this.#doorbell) {
+      if (this.#doorbell && this.useDoorbell) {
         this.fireTimers();
         if (this.reactor.pollHint() !== PollHint.Nothing) {
           this.fairPolls++;
@@ -888,14 +890,7 @@ export class Scheduler {
    */
   waitForEvents(timeoutNs: number): void {
     if (this.beforeWait !== null && this.beforeWait() === true) timeoutNs = 0;
-    if (timeoutNs !== 0) {
-      // No task is ready: the thread is not busy (see DOORBELL_AFTER_LOOKS).
-      this.#busyLooks = 0;
-      if (this.#doorbell) {
-        this.#doorbell = false;
-        this.reactor.setBusy(false);
-      }
-    }
+    if (timeoutNs !== 0) this.#notBusy(); // no task is ready
     // What fd events wake takes the event lane: served ahead of the ready queue.
     const before = this.ready.length;
     let rang: boolean;
@@ -938,6 +933,16 @@ export class Scheduler {
   /** Drives the loop until `task` is done. Halts (`deadlock`) if it never can be. */
   runUntilDone(task: TaskRecord): void {
     while ((task.flags & STATE) !== DONE) this.turn(Infinity, task);
+    this.#notBusy(); // the thread goes on with other things
+  }
+
+  /** The thread is not busy running tasks: the doorbell is disarmed (see DOORBELL_AFTER_LOOKS). */
+  #notBusy(): void {
+    this.#busyLooks = 0;
+    if (this.#doorbell) {
+      this.#doorbell = false;
+      this.reactor.setBusy(false);
+    }
   }
 
   /** Closes everything in {@linkcode owned} (each close removes itself). */
