@@ -16,6 +16,7 @@ import {
   crashOnGate,
   exitHolding,
   EXITING,
+  exitWithSockets,
   exitWorker,
   failWith,
   gated,
@@ -908,6 +909,22 @@ test("a worker whose thread exits while it holds taken, unstarted tasks: the hos
     },
   );
   // withRuntime: no eventfd more than before (the two owned ones were closed).
+});
+
+test("a worker whose thread exits while its tasks hold sockets: the host closes them", async () => {
+  const board = newBoard();
+  const crashes: number[] = [];
+  await withRuntime(
+    { workers: 1, onWorkerCrash: (_, i) => crashes.push(i) },
+    async (rt) => {
+      const error = await outcome(rt.spawn(rootTask(TASKS, exitWithSockets, board)));
+      assert.ok(error instanceof WorkerCrashedError, String(error));
+      assert.equal(Atomics.load(board, Board.STARTED), 1);
+      assert.deepEqual(crashes, [0]);
+    },
+  );
+  // withRuntime: no socket more than before (the listener and the UDP
+  // socket the dead worker left open were closed by the host).
 });
 
 test("shutdown resolves when a task never yields: its worker is terminated, its task rejected, its fds closed", async () => {

@@ -143,7 +143,7 @@ export class AsyncFd {
     this.#name = name;
     this.#scheduler = scheduler;
     this.#source = scheduler.reactor.register(fd);
-    scheduler.owned.add(this);
+    scheduler.own(this, fd);
   }
 
   /** The file descriptor (for your syscalls inside operations; the `AsyncFd` owns it). */
@@ -409,7 +409,7 @@ export class AsyncFd {
     }
     this.#sleeper?.wake();
     reactor.deregister(source);
-    this.#scheduler.owned.delete(this);
+    this.#scheduler.disown(this, this.#fd);
     if (!this.#released) libc.close(this.#fd);
   }
 

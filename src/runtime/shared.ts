@@ -58,6 +58,15 @@ const REACTOR_FD = 6; // the reactor's fd other than the eventfd (epoll), or -1
 const WORKER_WORDS = 8;
 /** The fds recorded per task slot (`MAX_OWNED_FDS` in codec.ts). */
 export const FDS_PER_SLOT = 4;
+/**
+ * A worker's open sockets are recorded in a bitmap of the fds below this
+ * (8 KiB per worker): the host closes them if the worker's thread dies
+ * without closing them. Fd numbers are handed out lowest first, so only a
+ * process with more than this many fds open has higher ones; those are not
+ * recorded (and stay open if their worker dies).
+ */
+export const RECORDED_FDS = 65536;
+const FD_MAP_WORDS = RECORDED_FDS / 32;
 
 const ONE = new Uint8Array(8);
 ONE[0] = 1;
@@ -102,13 +111,16 @@ export class RuntimeControl {
   readonly maxTasksPerWorker: number;
   readonly #tableBase: number;
   readonly #fdBase: number;
+  readonly #fdMapBase: number;
 
   /** Creates the shared memory for `workers` workers running at most `maxTasksPerWorker` root tasks each. */
   static create(workers: number, maxTasksPerWorker: number): RuntimeControl {
-    // Then the running-ids table (a word per task slot) and the taken fds
-    // (FDS_PER_SLOT words per slot), and last the two sizes.
+    // Then the running-ids table (a word per task slot), the taken fds
+    // (FDS_PER_SLOT words per slot), the open-fd bitmaps (FD_MAP_WORDS per
+    // worker, zero: none), and last the two sizes.
     const slots = workers * maxTasksPerWorker;
-    const words = GLOBAL_WORDS + workers * WORKER_WORDS + slots * (1 + FDS_PER_SLOT) + 2;
+    const fdMaps = GLOBAL_WORDS + workers * WORKER_WORDS + slots * (1 + FDS_PER_SLOT);
+    const words = fdMaps + workers * FD_MAP_WORDS + 2;
     const buffer = new SharedArrayBuffer(words * 4);
     const view = new Int32Array(buffer);
     view[words - 2] = workers;
@@ -117,7 +129,7 @@ export class RuntimeControl {
       view[GLOBAL_WORDS + i * WORKER_WORDS + WAKE_FD] = -1;
       view[GLOBAL_WORDS + i * WORKER_WORDS + REACTOR_FD] = -1;
     }
-    view.fill(-1, GLOBAL_WORDS + workers * WORKER_WORDS, words - 2);
+    view.fill(-1, GLOBAL_WORDS + workers * WORKER_WORDS, fdMaps);
     const id = new Int32Array(1);
     while (id[0] === 0 || createdHere.has(id[0]!)) crypto.getRandomValues(id);
     view[RUNTIME_ID] = id[0]!;
@@ -132,6 +144,7 @@ export class RuntimeControl {
     this.maxTasksPerWorker = this.words[this.words.length - 1]!;
     this.#tableBase = GLOBAL_WORDS + this.workers * WORKER_WORDS;
     this.#fdBase = this.#tableBase + this.workers * this.maxTasksPerWorker;
+    this.#fdMapBase = this.#fdBase + this.workers * this.maxTasksPerWorker * FDS_PER_SLOT;
   }
 
   /** The runtime's id: random, nonzero, unique among the runtimes created on this thread. */
@@ -226,6 +239,25 @@ export class RuntimeControl {
     for (let k = 0; k < FDS_PER_SLOT; k++) Atomics.store(this.words, at + k, -1);
   }
 
+  /**
+   * Worker `i` opened `fd` (a socket strom owns on that thread): recorded
+   * until {@linkcode fdClosing}, so that the host can close it if the
+   * worker's thread dies first. Fds from {@linkcode RECORDED_FDS} up are not
+   * recorded.
+   */
+  fdOpened(i: number, fd: number): void {
+    if (fd < RECORDED_FDS) {
+      Atomics.or(this.words, this.#fdMapBase + i * FD_MAP_WORDS + (fd >>> 5), 1 << (fd & 31));
+    }
+  }
+
+  /** Worker `i` is about to close (or hand over) `fd`: no longer recorded. */
+  fdClosing(i: number, fd: number): void {
+    if (fd < RECORDED_FDS) {
+      Atomics.and(this.words, this.#fdMapBase + i * FD_MAP_WORDS + (fd >>> 5), ~(1 << (fd & 31)));
+    }
+  }
+
   /** Forgets what a dead worker ran (its counts go out of the totals; its taken fds stay, see {@linkcode reclaimFds}). */
   clearWorker(i: number): void {
     const n = Atomics.exchange(this.words, this.#w(i, RUNNING), 0);
@@ -277,8 +309,9 @@ export class RuntimeControl {
    * For a worker whose thread is gone without ending itself (the host
    * checked): detaches it and returns, for the host to close, its reactor
    * fds that are still published (none if the worker got as far as its own
-   * `detach`: it closes them itself, never twice) and the fds of the tasks
-   * it had taken and not started (see {@linkcode holdFds}).
+   * `detach`: it closes them itself, never twice), the fds of the tasks
+   * it had taken and not started (see {@linkcode holdFds}) and the sockets
+   * its tasks left open (see {@linkcode fdOpened}).
    */
   reclaimFds(i: number): number[] {
     const wake = Atomics.load(this.words, this.#w(i, WAKE_FD));
@@ -290,6 +323,13 @@ export class RuntimeControl {
     for (let at = from; at < to; at++) {
       const fd = Atomics.exchange(this.words, at, -1);
       if (fd >= 0) fds.push(fd);
+    }
+    const map = this.#fdMapBase + i * FD_MAP_WORDS;
+    for (let w = 0; w < FD_MAP_WORDS; w++) {
+      let bits = Atomics.exchange(this.words, map + w, 0);
+      for (let b = 0; bits !== 0; b++, bits >>>= 1) {
+        if ((bits & 1) !== 0) fds.push(w * 32 + b);
+      }
     }
     return fds;
   }

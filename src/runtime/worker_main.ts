@@ -125,6 +125,11 @@ async function main(init: WorkerInit): Promise<void> {
   // Another thread may always wake us: never a deadlock halt for idling.
   scheduler.externalHolds++;
   scheduler.onExternalWake = () => ctx.onWake();
+  // Sockets the tasks open are recorded for the host (see RuntimeControl.fdOpened).
+  scheduler.fdRecord = {
+    opened: (fd) => control.fdOpened(index, fd),
+    closing: (fd) => control.fdClosing(index, fd),
+  };
   control.attach(index, scheduler.reactor.wakeFd, scheduler.reactor.ownFd);
   scope.postMessage({ t: "ready", tid: libc.gettid() });
 

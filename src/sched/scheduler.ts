@@ -138,6 +138,14 @@ export class TaskLimitError extends RangeError {
   }
 }
 
+/** Where a thread's scheduler reports the fds strom opens and closes (see `Scheduler.fdRecord`). */
+export interface FdRecord {
+  /** `fd` was opened and is owned by this thread now. */
+  opened(fd: number): void;
+  /** `fd` is about to be closed (or handed over): no longer this thread's. */
+  closing(fd: number): void;
+}
+
 /** A resource a scheduler owns until it is closed (see `Scheduler.owned`). */
 export interface Closeable {
   /** Releases the resource; idempotent. */
@@ -430,6 +438,28 @@ export class Scheduler {
    * a socket leaks no fd past the runtime.
    */
   readonly owned: Set<Closeable> = new Set<Closeable>();
+  /**
+   * Told of every fd strom opens on this thread and of its close (before
+   * the close): a runtime worker records them where the host can close them
+   * if the worker's thread dies without closing them itself.
+   */
+  fdRecord: FdRecord | null = null;
+
+  /** Adds `resource` (holding `fd`) to {@linkcode owned} and tells {@linkcode fdRecord}. */
+  own(resource: Closeable, fd: number): void {
+    this.owned.add(resource);
+    this.fdRecord?.opened(fd);
+  }
+
+  /**
+   * Removes `resource` (holding `fd`) from {@linkcode owned}; call before
+   * closing or handing over its fd, so that no record names an fd number
+   * that may be reused.
+   */
+  disown(resource: Closeable, fd: number): void {
+    this.owned.delete(resource);
+    this.fdRecord?.closing(fd);
+  }
   /** Reasons to keep waiting although no task waits on a timer or fd. */
   externalHolds = 0;
   /**
@@ -749,6 +779,8 @@ export class Scheduler {
   fairPollMs: number = FAIR_POLL_MS;
   /** How many zero-timeout waits the fair looks made (a diagnostic for tests and benches). */
   fairPolls = 0;
+  /** Whether a busy thread may use the reactor's doorbell (see DOORBELL_AFTER_LOOKS; a field for bench/sched's sweep). */
+  useDoorbell = true;
   /** Fair looks since the last wait that was not a poll (see DOORBELL_AFTER_LOOKS). */
   #busyLooks = 0;
   /** Whether the reactor was told the thread is busy and can answer pollHint. */
@@ -808,10 +840,10 @@ export class Scheduler {
     if (this.reactor.waiting === 0 && this.externalHolds === 0) {
       this.fireTimers();
     } else {
-      if (!this.#doorbell && ++this.#busyLooks >= DOORBELL_AFTER_LOOKS) {
+      if (!this.#doorbell && ++this.#busyLooks >= DOORBELL_AFTER_LOOKS && this.useDoorbell) {
         this.#doorbell = this.reactor.setBusy(true);
       }
-      if (this.#doorbell) {
+      if (this.#doorbell && this.useDoorbell) {
         this.fireTimers();
         if (this.reactor.pollHint() !== PollHint.Nothing) {
           this.fairPolls++;
@@ -887,14 +919,7 @@ export class Scheduler {
    */
   waitForEvents(timeoutNs: number): void {
     if (this.beforeWait !== null && this.beforeWait() === true) timeoutNs = 0;
-    if (timeoutNs !== 0) {
-      // No task is ready: the thread is not busy (see DOORBELL_AFTER_LOOKS).
-      this.#busyLooks = 0;
-      if (this.#doorbell) {
-        this.#doorbell = false;
-        this.reactor.setBusy(false);
-      }
-    }
+    if (timeoutNs !== 0) this.#notBusy(); // no task is ready
     // What fd events wake takes the event lane: served ahead of the ready queue.
     const before = this.ready.length;
     let rang: boolean;
@@ -937,6 +962,16 @@ export class Scheduler {
   /** Drives the loop until `task` is done. Halts (`deadlock`) if it never can be. */
   runUntilDone(task: TaskRecord): void {
     while ((task.flags & STATE) !== DONE) this.turn(Infinity, task);
+    this.#notBusy(); // the thread goes on with other things
+  }
+
+  /** The thread is not busy running tasks: the doorbell is disarmed (see DOORBELL_AFTER_LOOKS). */
+  #notBusy(): void {
+    this.#busyLooks = 0;
+    if (this.#doorbell) {
+      this.#doorbell = false;
+      this.reactor.setBusy(false);
+    }
   }
 
   /** Closes everything in {@linkcode owned} (each close removes itself). */
