@@ -57,8 +57,11 @@ const SUSPENDED: IteratorResult<unknown, never> = Object.freeze({ value: SUSPEND
  * `join` as the iterator `yield*` drives rather than a generator (one
  * object, no generator frame: spawn + join is the scheduler's hot path),
  * and its own iterator result once done (`yield*` reads only `done` and
- * `value`), so a join allocates one object. It does what this generator
- * would:
+ * `value`), so a join allocates one object: four fields, 48 B on Bun (a
+ * fifth makes it 64 B: JSC's inline capacity goes 4, 6), so while it waits
+ * `value` holds the joining task (callgrind, Bun with concurrent GC and JIT
+ * off, spawn + join of 200k tasks: 4,264 -> 3,992 instructions per task
+ * against a private field for it). It does what this generator would:
  *
  *     if (!target.done) { register as joiner; try { yield } finally { deregister } }
  *     else if (spendBudget(me)) yield* yieldForBudget("join")
@@ -67,12 +70,13 @@ const SUSPENDED: IteratorResult<unknown, never> = Object.freeze({ value: SUSPEND
 class JoinOp {
   /** As an iterator result: whether the join is over. */
   done = false;
-  /** As an iterator result: the target's return value, once done. */
+  /**
+   * As an iterator result: the target's return value, once done. Before:
+   * the joining task while it waits as a joiner (state 1), else undefined.
+   */
   value: unknown = undefined;
   /** Until done: not started, waiting as a joiner, or yielding once for the budget. */
   #state: 0 | 1 | 2 = 0;
-  /** The joining task while it waits as a joiner, else null. */
-  #me: TaskRecord | null = null;
 
   constructor(readonly target: TaskRecord) {}
 
@@ -95,7 +99,7 @@ class JoinOp {
       if (!target.done) {
         me.suspendPending = true; // as beginWait: a wait is registered below
         target.addJoiner(me);
-        this.#me = me;
+        this.value = me;
         this.#state = 1;
         return SUSPENDED;
       }
@@ -110,7 +114,7 @@ class JoinOp {
       }
     } else if (this.#state === 1) {
       // Woken (normally) by the target's end.
-      this.#me = null;
+      this.value = undefined;
       target.scheduler.joinerResumed(target);
     } // else resumed after yielding for the budget
     this.done = true;
@@ -119,8 +123,7 @@ class JoinOp {
   }
 
   return(value?: unknown): IteratorResult<unknown, unknown> {
-    if (!this.done && this.#me !== null) this.#leave(this.#me);
-    this.#me = null;
+    if (!this.done && this.#state === 1) this.#leave(this.value as TaskRecord);
     this.done = true;
     this.value = value;
     return this;
