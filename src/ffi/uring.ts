@@ -339,8 +339,12 @@ export class MultishotPoll {
    */
   fired(): boolean {
     const words = this.#words;
-    return Atomics.load(words, this.#cqTail) !== this.#head
-      || (Atomics.load(words, this.#sqFlags) & (IORING_SQ_TASKRUN | IORING_SQ_CQ_OVERFLOW)) !== 0;
+    // Plain loads, not Atomics.load: V8 takes a slow path for Atomics on a
+    // buffer over foreign memory (30 ns per call against 6 ns, Deno; Bun 5 ns
+    // either way). Nothing can cache the words across calls (any call may
+    // change them), and x86_64 and arm64 loads see the kernel's stores.
+    return words[this.#cqTail] !== this.#head
+      || (words[this.#sqFlags]! & (IORING_SQ_TASKRUN | IORING_SQ_CQ_OVERFLOW)) !== 0;
   }
 
   /**
