@@ -42,6 +42,27 @@ function writeByte(fd: number): void {
   assert.equal(libc.write(fd, new Uint8Array([7]), 1), 1);
 }
 
+/**
+ * Runs `body` with a fresh epoll reactor (doorbell allowed) and a socket
+ * pair, and closes all three after, whatever happens.
+ */
+function withReactorAndPair(body: (reactor: EpollReactor, a: number, b: number) => void): void {
+  const reactor = new EpollReactor({ doorbell: true });
+  const [a, b] = socketPair();
+  try {
+    body(reactor, a, b);
+  } finally {
+    reactor.close();
+    libc.close(a);
+    libc.close(b);
+  }
+}
+
+/** Waits (polls) until the doorbell is quiet, at most `rounds` times. */
+function waitUntilQuiet(reactor: EpollReactor, rounds: number): void {
+  for (let i = 0; i < rounds && reactor.pollHint() !== PollHint.Nothing; i++) reactor.wait(0);
+}
+
 /** Reads what `fd` holds, so the writes of the next round have room. */
 function drain(fd: number): void {
   const buf = new Uint8Array(4096);
@@ -50,9 +71,7 @@ function drain(fd: number): void {
 
 test("epoll doorbell: Nothing until an fd event, Something until a wait collects it", () => {
   const before = fdTable();
-  const reactor = new EpollReactor({ doorbell: true });
-  const [a, b] = socketPair();
-  try {
+  withReactorAndPair((reactor, a, b) => {
     assert.equal(reactor.pollHint(), PollHint.Unknown, "not armed before setBusy");
     if (!DOORBELL) {
       assert.equal(reactor.setBusy(true), false);
@@ -77,19 +96,13 @@ test("epoll doorbell: Nothing until an fd event, Something until a wait collects
     assert.equal(reactor.pollHint(), PollHint.Nothing, "no ring left after the wait");
     writeByte(b);
     assert.equal(reactor.pollHint(), PollHint.Something, "it rings again for the next edge");
-  } finally {
-    reactor.close();
-    libc.close(a);
-    libc.close(b);
-  }
+  });
   assert.deepEqual(newFds(before, fdTable()), []);
 });
 
 test("epoll doorbell: a full completion queue ends the kernel's poll, and the next wait re-arms it", () => {
   if (!DOORBELL) return; // the fallback is checked by the test above
-  const reactor = new EpollReactor({ doorbell: true });
-  const [a, b] = socketPair();
-  try {
+  withReactorAndPair((reactor, a, b) => {
     reactor.register(a);
     assert.equal(reactor.setBusy(true), true);
     reactor.wait(0);
@@ -100,27 +113,21 @@ test("epoll doorbell: a full completion queue ends the kernel's poll, and the ne
     for (let i = 0; i < 100; i++) writeByte(b);
     assert.equal(reactor.pollHint(), PollHint.Something);
     // Re-arming finds the epoll fd readable: at most one completion more.
-    for (let i = 0; i < 2 && reactor.pollHint() !== PollHint.Nothing; i++) reactor.wait(0);
+    waitUntilQuiet(reactor, 2);
     assert.equal(reactor.pollHint(), PollHint.Nothing, "quiet once collected");
     writeByte(b);
     assert.equal(reactor.pollHint(), PollHint.Something, "the re-armed poll rings");
     assert.equal(reactor.hasDoorbell, true);
-  } finally {
-    reactor.close();
-    libc.close(a);
-    libc.close(b);
-  }
+  });
 });
 
 test("epoll doorbell: disarmed while not busy, armed again without a second poll left behind", () => {
   if (!DOORBELL) return; // the fallback is checked by the first test
-  const reactor = new EpollReactor({ doorbell: true });
-  const [a, b] = socketPair();
-  try {
+  withReactorAndPair((reactor, a, b) => {
     reactor.register(a);
     for (let round = 0; round < 3; round++) {
       assert.equal(reactor.setBusy(true), true, `round ${round}: armed`);
-      for (let i = 0; i < 3 && reactor.pollHint() !== PollHint.Nothing; i++) reactor.wait(0);
+      waitUntilQuiet(reactor, 3);
       assert.equal(reactor.pollHint(), PollHint.Nothing, `round ${round}: quiet`);
       writeByte(b);
       assert.equal(reactor.pollHint(), PollHint.Something, `round ${round}: rings`);
@@ -136,17 +143,13 @@ test("epoll doorbell: disarmed while not busy, armed again without a second poll
     }
     // One poll armed, not one per round: a single wake-up, a single completion.
     assert.equal(reactor.setBusy(true), true);
-    for (let i = 0; i < 3 && reactor.pollHint() !== PollHint.Nothing; i++) reactor.wait(0);
+    waitUntilQuiet(reactor, 3);
     const before = reactor.doorbellCompletions;
     writeByte(b);
     reactor.wait(0);
     assert.equal(reactor.doorbellCompletions - before, 1, "one poll armed");
     assert.equal(reactor.pollHint(), PollHint.Nothing);
-  } finally {
-    reactor.close();
-    libc.close(a);
-    libc.close(b);
-  }
+  });
 });
 
 test("epoll doorbell: closing a reactor releases its ring (40 in turn each get one, no fd left)", () => {

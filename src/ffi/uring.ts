@@ -274,6 +274,11 @@ export class MultishotPoll {
     return this.#completions;
   }
 
+  /** The word index of the CQE at queue position `h` (user data, res, flags at +0, +2, +3). */
+  #cqe(h: number): number {
+    return this.#cqes + (h & this.#cqMask) * (CQE_SIZE >>> 2);
+  }
+
   /** Whether the poll is armed (see {@linkcode arm}). */
   get armed(): boolean {
     return this.#armed;
@@ -314,7 +319,7 @@ export class MultishotPoll {
     const words = this.#words;
     const cqTail = Atomics.load(words, this.#cqTail);
     for (let h = this.#head; h !== cqTail; h = (h + 1) >>> 0) {
-      const cqe = this.#cqes + (h & this.#cqMask) * (CQE_SIZE >>> 2);
+      const cqe = this.#cqe(h);
       if (
         words[cqe] === this.#generation && (words[cqe + 3]! & IORING_CQE_F_MORE) === 0
         && (words[cqe + 2]! | 0) < 0
@@ -361,7 +366,7 @@ export class MultishotPoll {
     for (let round = 0;; round++) {
       const tail = Atomics.load(words, this.#cqTail);
       for (let h = this.#head; h !== tail; h = (h + 1) >>> 0) {
-        const cqe = this.#cqes + (h & this.#cqMask) * (CQE_SIZE >>> 2);
+        const cqe = this.#cqe(h);
         // The last completion of the armed poll (not of a cancelled one).
         if (words[cqe] === this.#generation && (words[cqe + 3]! & IORING_CQE_F_MORE) === 0) {
           ended = true;

@@ -173,12 +173,15 @@ export class EpollReactor extends WaiterBook implements Reactor {
       doorbell = this.#doorbell = MultishotPoll.open(this.#epfd, POLLIN); // armed
     }
     if (doorbell === null) return false;
-    if (!doorbell.arm()) {
-      doorbell.close();
-      this.#doorbell = null;
-      return false;
-    }
-    return true;
+    if (!doorbell.arm()) this.#dropDoorbell();
+    return this.#doorbell !== null;
+  }
+
+  // Tears the doorbell down for good (the reactor closes, or the kernel
+  // refused to arm it): pollHint answers Unknown from now on.
+  #dropDoorbell(): void {
+    this.#doorbell?.close();
+    this.#doorbell = null;
   }
 
   /** How many completions the doorbell's ring has posted and the waits read (a diagnostic for tests). */
@@ -195,10 +198,7 @@ export class EpollReactor extends WaiterBook implements Reactor {
     const events = this.#events;
     const doorbell = this.#doorbell;
     // Before the wait, so that an event after it collected rings again.
-    if (doorbell != null && !doorbell.consume()) {
-      doorbell.close();
-      this.#doorbell = null;
-    }
+    if (doorbell != null && !doorbell.consume()) this.#dropDoorbell();
     const n = this.#kernelWait(timeoutNs);
     if (n < 0) {
       if (libc.errno() === EINTR) return false;
@@ -224,9 +224,7 @@ export class EpollReactor extends WaiterBook implements Reactor {
   }
 
   close(): void {
-    // First: the ring holds the epoll file until torn down.
-    this.#doorbell?.close();
-    this.#doorbell = null;
+    this.#dropDoorbell(); // first: the ring holds the epoll file until torn down
     this.#wake.close();
     libc.close(this.#epfd);
   }

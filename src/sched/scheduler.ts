@@ -68,10 +68,11 @@ export const FAIR_INTERVAL = 61;
  * At a look, a reactor that cannot tell whether events arrived (the poll
  * backend; epoll without its io_uring doorbell: see `Reactor.pollHint`) is
  * polled (a zero-timeout epoll_pwait2/ppoll: one syscall, 1-3 µs here) only
- * if this many ms passed since the last poll or kernel wait. Chosen by measurement (bench/sched/fair_sweep.ts): polling at
- * every look (every 61 steps, ~3 µs of task work) cost CPU-bound churn
- * 35-54%; every 0.1 ms costs a few %, and bounds how long I/O and another
- * thread's wake-up wait behind ready tasks.
+ * if this many ms passed since the last poll or kernel wait. Chosen by
+ * measurement (bench/sched/fair_sweep.ts): polling at every look (every 61
+ * steps, ~3 µs of task work) cost CPU-bound churn 35-54%; every 0.1 ms costs
+ * a few %, and bounds how long I/O and another thread's wake-up wait behind
+ * ready tasks.
  */
 export const FAIR_POLL_MS = 0.1;
 
@@ -779,12 +780,25 @@ export class Scheduler {
   fairPollMs: number = FAIR_POLL_MS;
   /** How many zero-timeout waits the fair looks made (a diagnostic for tests and benches). */
   fairPolls = 0;
-  /** Whether a busy thread may use the reactor's doorbell (see DOORBELL_AFTER_LOOKS; a field for bench/sched's sweep). */
-  useDoorbell = true;
+  /** See {@linkcode useDoorbell}. */
+  #useDoorbell = true;
   /** Fair looks since the last wait that was not a poll (see DOORBELL_AFTER_LOOKS). */
   #busyLooks = 0;
   /** Whether the reactor was told the thread is busy and can answer pollHint. */
   #doorbell = false;
+
+  /**
+   * Whether a busy thread may use the reactor's doorbell (see
+   * {@linkcode DOORBELL_AFTER_LOOKS}; a switch for bench/sched's sweep).
+   * Turning it off disarms an armed doorbell: the looks poll on the clock.
+   */
+  get useDoorbell(): boolean {
+    return this.#useDoorbell;
+  }
+  set useDoorbell(on: boolean) {
+    this.#useDoorbell = on;
+    if (!on) this.#notBusy();
+  }
 
   /**
    * Runs every task that is ready now (not those it wakes: they wait a
@@ -840,29 +854,35 @@ export class Scheduler {
     if (this.reactor.waiting === 0 && this.externalHolds === 0) {
       this.fireTimers();
     } else {
-      if (!this.#doorbell && ++this.#busyLooks >= DOORBELL_AFTER_LOOKS && this.useDoorbell) {
+      if (!this.#doorbell && ++this.#busyLooks >= DOORBELL_AFTER_LOOKS && this.#useDoorbell) {
         this.#doorbell = this.reactor.setBusy(true);
       }
-      if (this.#doorbell && this.useDoorbell) {
+      if (this.#doorbell) {
         this.fireTimers();
-        if (this.reactor.pollHint() !== PollHint.Nothing) {
-          this.fairPolls++;
-          this.waitForEvents(0);
-        }
+        if (this.reactor.pollHint() !== PollHint.Nothing) this.#fairPoll();
       } else {
-        const now = this.now();
-        this.#fireTimersAt(now);
-        const last = this.#lastPollMs;
-        if (last !== last) { // NaN: the last kernel wait ended at an unread time
-          this.#lastPollMs = now;
-        } else if (now - last >= this.fairPollMs) {
-          this.#lastPollMs = now;
-          this.fairPolls++;
-          this.waitForEvents(0);
-        }
+        this.#lookOnClock();
       }
     }
     if (this.ready.events > 0 && !this.#inEventLane) this.#runEvents();
+  }
+
+  /** A look without the doorbell: fires the due timers, polls every {@linkcode FAIR_POLL_MS}. */
+  #lookOnClock(): void {
+    const now = this.now();
+    this.#fireTimersAt(now);
+    const last = this.#lastPollMs;
+    if (last !== last) { // NaN: the last kernel wait ended at an unread time
+      this.#lastPollMs = now;
+    } else if (now - last >= this.fairPollMs) {
+      this.#lastPollMs = now;
+      this.#fairPoll();
+    }
+  }
+
+  #fairPoll(): void {
+    this.fairPolls++;
+    this.waitForEvents(0);
   }
 
   /**
