@@ -125,7 +125,9 @@ export { monotonicNowMs as now } from "../ffi/mod.ts";
 
 /**
  * Lets the other ready tasks of this thread run (and pending I/O be polled)
- * before the calling task continues. Halts outside a task.
+ * before the calling task continues. Each `yield*` of the returned operation
+ * yields once, so one `yieldNow()` may be kept and reused. Halts outside a
+ * task.
  */
 export function yieldNow(): Operation<void> {
   return YIELD_ONCE as unknown as Operation<void>;
