@@ -165,6 +165,42 @@ test("a joiner waiting on a task is woken with the cancellation", () => {
   }());
 });
 
+test("a handle's join() given as a task joins it: awaitAll and awaitAny of joins", () => {
+  runChecked(function*() {
+    const a = yield* spawn(function*() {
+      yield* yieldNow();
+      return "a";
+    }());
+    const b = yield* spawn(value("b"));
+    // Each join() is an operation of its own: one handle joined by two
+    // children of one awaitAll is no reused generator.
+    assert.deepEqual(yield* awaitAll(a.join(), a.join(), b.join()), ["a", "a", "b"]);
+    const waiting = yield* spawn(sleep(60_000));
+    assert.deepEqual(yield* awaitAny(waiting.join(), b.join()), { index: 1, value: "b" });
+    assert.equal(waiting.done, false); // the loser was the join, not the task
+    waiting.cancel();
+    yield* assertRejects(waiting.join(), TaskCancelledError);
+  }());
+});
+
+test("a join left by a time-out leaves the joiner's state clean for what comes next", () => {
+  runChecked(function*() {
+    const sleeper = yield* spawn(sleep(60_000));
+    yield* assertRejects(timeout(0, sleeper.join()), TimeoutError);
+    // No longer a joiner: the next join waits for its own target's end (a
+    // stale state would take its first step for the wake-up), and a
+    // yield yields.
+    const later = yield* spawn(function*() {
+      yield* yieldNow();
+      return 7;
+    }());
+    assert.equal(later.done, false);
+    assert.equal(yield* later.join(), 7);
+    sleeper.cancel();
+    yield* assertRejects(sleeper.join(), TaskCancelledError);
+  }());
+});
+
 test("a detached task runs to its end; run cancels what is left when its root ends", () => {
   const log: string[] = [];
   runChecked(function*() {
