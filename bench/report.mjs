@@ -231,6 +231,11 @@ const SCHED_SHAPES = [
   ["depth-100", "resume", "resume at yield* depth 100"],
   ["sleeps", "sleeper", "concurrent sleeps, random deadlines in [0, 1 s): total time / sleepers"],
   ["sleepers-100k", "sleeper", "100k spawned tasks, each sleeping 0-200 ms from its first step"],
+  [
+    "sleepers-100k-young1",
+    "sleeper",
+    "the same on Deno with `--v8-flags=--max-semi-space-size=1` (V8's young generation at 1 MiB a semi-space)",
+  ],
   ["timeout", "call", "timeout(1000, yieldNow()) (the bare yieldNow() beside it)"],
   ["spawn-cancel", "task", "spawn a task, let it wait, cancel it"],
   ["yield-10k", "switch", "10k tasks looping on yieldNow (CPU-bound churn)"],
@@ -403,6 +408,18 @@ function schedTargets(get, echoBusy) {
         : "not measured",
       met: sl ? sl.lateP99 <= 5 : null,
     });
+    const sy = get(host, "sleepers-100k-young1", "strom");
+    const sya = get(host, "sleepers-100k-young1", "async");
+    if (sy) {
+      targets.push({
+        target:
+          `${hostName}: the same with \`--v8-flags=--max-semi-space-size=1\` (a host flag, not strom's)`,
+        measured: `${ms(sy.lateP99)}${runsOf(sy)} (async/await + setTimeout: ${ms(sya?.lateP99)}${
+          runsOf(sya)
+        })`,
+        met: sy.lateP99 <= 5,
+      });
+    }
     const t = get(host, "timeout", "strom");
     const over = t && ok(t.bareNsPerOp) ? t.nsPerOp - t.bareNsPerOp : undefined;
     const ta = get(host, "timeout", "async");

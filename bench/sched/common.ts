@@ -24,6 +24,7 @@ export const SHAPES = [
   "depth-100",
   "sleeps",
   "sleepers-100k",
+  "sleepers-100k-young1",
   "timeout",
   "spawn-cancel",
   "yield-10k",
@@ -42,6 +43,7 @@ export const UNIT: Record<Shape, string> = {
   "depth-100": "resume",
   "sleeps": "sleeper",
   "sleepers-100k": "sleeper",
+  "sleepers-100k-young1": "sleeper",
   "timeout": "timeout call",
   "spawn-cancel": "task (spawn+cancel)",
   "yield-10k": "switch",
@@ -66,6 +68,7 @@ export const SIZES: Record<Shape, Record<Impl, [number, number]>> = {
   // Issue 12's rows (effection has no time-out or cheap cancel to compare:
   // strom and async/await only; a shape an impl lacks is skipped).
   "sleepers-100k": { strom: [1e5, 1e5], effection: [1e4, 1e4], async: [1e5, 1e5] },
+  "sleepers-100k-young1": { strom: [1e5, 1e5], effection: [1e4, 1e4], async: [1e5, 1e5] },
   "timeout": { strom: [1e6, 2e5], effection: [1e4, 2e3], async: [1e6, 2e5] },
   "spawn-cancel": { strom: [1e6, 1e5], effection: [1e4, 2e3], async: [1e6, 1e5] },
   "yield-10k": { strom: [4e6, 1e6], effection: [2e5, 4e4], async: [4e6, 1e6] },
@@ -73,6 +76,22 @@ export const SIZES: Record<Shape, Record<Impl, [number, number]>> = {
 
 /** The sleepers-100k shape: each task sleeps a random time in [0, this) from its first step. */
 export const SLEEPERS_SPAN_MS = 200;
+
+/**
+ * Host flags of a shape's child process. `sleepers-100k-young1` is the
+ * sleepers case on Deno with V8's young generation held at 1 MiB per
+ * semi-space: what sets the default run's p99 is the scavenger copying the
+ * young live tasks (16 MiB semi-spaces, ~10-15 ms a pause; see
+ * docs/model.md). JSC has no such flag: the shape runs on Deno only.
+ */
+export const V8_FLAGS: Partial<Record<Shape, string>> = {
+  "sleepers-100k-young1": "--max-semi-space-size=1",
+};
+
+/** Whether `shape` is one of the lateness cases (no warm-up, median of runs). */
+export function isLateness(shape: Shape): boolean {
+  return shape === "sleepers-100k" || shape === "sleepers-100k-young1";
+}
 
 /** The yield-10k shape: how many tasks loop on yieldNow at once. */
 export const YIELD_TASKS = 10_000;

@@ -23,6 +23,7 @@ import {
   cpuMs,
   type Impl,
   IMPLS,
+  isLateness,
   peakRssKiB,
   quantile,
   RESULT_PREFIX,
@@ -31,6 +32,7 @@ import {
   SHAPES,
   SIZES,
   UNIT,
+  V8_FLAGS,
   type Workload,
 } from "./common.ts";
 
@@ -38,6 +40,7 @@ type ShapeFns = Partial<Record<Shape, (n: number) => Workload | Promise<Workload
 
 /** Whether `impl` has the shape (issue 12's shapes are strom and async/await only). */
 async function hasShape(impl: Impl, shape: Shape): Promise<boolean> {
+  if (host !== "deno" && V8_FLAGS[shape] !== undefined) return false; // V8 flags: Deno only
   return (await loadShapes(impl))[shape] !== undefined;
 }
 
@@ -54,7 +57,7 @@ async function runCase(shape: Shape, impl: Impl, n: number): Promise<void> {
   if (fn === undefined) throw new Error(`${impl} has no shape ${shape}`);
   // Warm the JIT on a tenth of the work (not for the sleep shapes: they are
   // about one big population, and their peak RSS and lateness must be their own).
-  if (shape !== "sleeps" && shape !== "sleepers-100k") {
+  if (shape !== "sleeps" && !isLateness(shape)) {
     await fn(Math.max(1, Math.floor(n / 10)));
   }
   const baseRss = rssKiB();
@@ -92,7 +95,10 @@ async function runCase(shape: Shape, impl: Impl, n: number): Promise<void> {
 function spawnCase(shape: Shape, impl: Impl, n: number): CaseResult | string {
   const script = fileURLToPath(import.meta.url);
   const args = ["--child", shape, impl, String(n)];
-  const argv = host === "deno" ? ["run", "-A", "--no-check", script, ...args] : [script, ...args];
+  const flags = V8_FLAGS[shape] === undefined ? [] : [`--v8-flags=${V8_FLAGS[shape]}`];
+  const argv = host === "deno"
+    ? ["run", "-A", "--no-check", ...flags, script, ...args]
+    : [script, ...args];
   const r = spawnSync(execPath, argv, {
     encoding: "utf8",
     timeout: 240_000,
@@ -183,7 +189,7 @@ export function table(results: CaseResult[]): string {
       ]);
       rows.push(["  time-out's cost", "", fmtNs(over(s)), fmtNs(over(e)), fmtNs(over(a)), "", ""]);
     }
-    if (shape === "sleepers-100k") {
+    if (isLateness(shape)) {
       const ms = (v: number | undefined) => v === undefined ? "-" : `${v.toFixed(3)} ms`;
       rows.push(["  late p50", "", ms(s?.lateP50), ms(e?.lateP50), ms(a?.lateP50), "", ""]);
       rows.push(["  late p99", "", ms(s?.lateP99), ms(e?.lateP99), ms(a?.lateP99), "", ""]);
@@ -259,7 +265,7 @@ async function main(): Promise<void> {
       if (!(await hasShape(impl, shape))) continue;
       const n = SIZES[shape][impl][quick ? 1 : 0];
       const t0 = performance.now();
-      const r = shape === "sleepers-100k"
+      const r = isLateness(shape)
         ? medianOfRuns(shape, impl, n)
         : spawnCase(shape, impl, n);
       const secs = ((performance.now() - t0) / 1e3).toFixed(1);

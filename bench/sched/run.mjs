@@ -57,6 +57,7 @@ const SHAPES = [
   ["depth-100", "resume"],
   ["sleeps", "sleeper"],
   ["sleepers-100k", "sleeper"],
+  ["sleepers-100k-young1", "sleeper"],
   ["timeout", "timeout call"],
   ["spawn-cancel", "task (spawn+cancel)"],
   ["yield-10k", "switch"],
@@ -181,7 +182,7 @@ for (const [shape, unit] of SHAPES) {
     rows.push([shape, "  late max", "", (r) => r.lateMax, fmtMs, false]);
     rows.push([shape, "  late min", "", (r) => r.lateMin, fmtMs, false]);
   }
-  if (shape === "sleepers-100k") {
+  if (shape === "sleepers-100k" || shape === "sleepers-100k-young1") {
     rows.push([shape, "  late p50", "", (r) => r.lateP50, fmtMs, false]);
     rows.push([shape, "  late p99", "", (r) => r.lateP99, fmtMs, false]);
     rows.push([shape, "  late max", "", (r) => r.lateMax, fmtMs, false]);

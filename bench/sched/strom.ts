@@ -254,6 +254,7 @@ export const shapes = {
   "depth-100": depth(100),
   "sleeps": sleeps,
   "sleepers-100k": sleepers,
+  "sleepers-100k-young1": sleepers,
   "timeout": timeouts,
   "spawn-cancel": spawnCancel,
   "yield-10k": yield10k,
