@@ -396,6 +396,12 @@ function schedTargets(get, echoBusy) {
         sig(r.lateP99Runs.at(-1))
       } ms`
       : "";
+  const nsRunsOf = (r) =>
+    r?.nsPerOpRuns?.length > 1
+      ? ` (median of ${r.nsPerOpRuns.length} runs: ${fmtNs(r.nsPerOpRuns[0])}–${
+        fmtNs(r.nsPerOpRuns.at(-1))
+      })`
+      : "";
   for (const [host, hostName] of HOSTS) {
     const sl = get(host, "sleepers-100k", "strom");
     const sla = get(host, "sleepers-100k", "async");
@@ -458,7 +464,9 @@ function schedTargets(get, echoBusy) {
     targets.push({
       target: `${hostName}: spawn + join ≤ 2x an async function call + await`,
       measured: j && ja
-        ? `${fmtNs(j.nsPerOp)} vs ${fmtNs(ja.nsPerOp)} (${sig(j.nsPerOp / ja.nsPerOp)}x)`
+        ? `${fmtNs(j.nsPerOp)}${nsRunsOf(j)} vs ${fmtNs(ja.nsPerOp)}${nsRunsOf(ja)} (${
+          sig(j.nsPerOp / ja.nsPerOp)
+        }x)`
         : "not measured",
       met: j && ja ? j.nsPerOp <= 2 * ja.nsPerOp : null,
     });

@@ -137,6 +137,8 @@ export interface CaseResult {
   lateMin?: number;
   /** The lateness case: the p99 of each run, ascending (the result is the median run). */
   lateP99Runs?: number[];
+  /** spawn-join: the ns per op of each run, ascending (the result is the median run). */
+  nsPerOpRuns?: number[];
   /** Sleep shape: until every sleeper had set its deadline, ms. */
   setupMs?: number;
   /** Timeout shape: ns per bare op; `nsPerOp` − this is the time-out's cost. */
