@@ -2,7 +2,8 @@
  * The floor under issue 12's spawn + join row: what lazily started
  * generator tasks cost before any scheduler, against the async peer, in
  * the suite's shape (n tasks made, then n joined; one fresh process per
- * case, warmed on a tenth of the work as bench/sched/main.ts does).
+ * case and run, warmed on a tenth of the work as bench/sched/main.ts does;
+ * the median of 7 rounds, each running every case in turn).
  *
  *   deno run -A bench/sched/floor.ts [N]   |   bun bench/sched/floor.ts [N]
  *
@@ -84,7 +85,7 @@ function check(sum: number, n: number, t0: number): number {
 }
 
 const PREFIX = "floor-result ";
-const RUNS = 5;
+const RUNS = 7;
 const args = hostArgs();
 const child = args.indexOf("--case");
 if (child >= 0) {
@@ -95,10 +96,11 @@ if (child >= 0) {
 } else {
   const n = Number(args[0] ?? 1e6);
   const script = fileURLToPath(import.meta.url);
-  const median: Record<string, number> = {};
-  for (const name of Object.keys(CASES)) {
-    const runs: number[] = [];
-    for (let r = 0; r < RUNS; r++) {
+  // Rounds of every case in turn, so a drift of the machine's speed between
+  // runs (this VM's is large) falls on all cases alike.
+  const runs: Record<string, number[]> = {};
+  for (let r = 0; r < RUNS; r++) {
+    for (const name of Object.keys(CASES)) {
       const caseArgs = ["--case", name, String(n)];
       const argv = host === "deno"
         ? ["run", "-A", "--no-check", script, ...caseArgs]
@@ -106,17 +108,23 @@ if (child >= 0) {
       const out = spawnSync(execPath, argv, { encoding: "utf8" });
       const line = out.stdout.split("\n").find((l) => l.startsWith(PREFIX));
       if (line === undefined) throw new Error(`${name}: ${out.stderr}`);
-      runs.push(Number(line.slice(PREFIX.length)));
+      (runs[name] ??= []).push(Number(line.slice(PREFIX.length)));
     }
-    runs.sort((a, b) => a - b);
-    median[name] = runs[RUNS >> 1];
   }
-  console.log(`spawn + join floor on ${host}, ${n} tasks, median of ${RUNS} fresh processes`);
+  const median: Record<string, number> = {};
+  for (const [name, all] of Object.entries(runs)) {
+    all.sort((a, b) => a - b);
+    median[name] = all[RUNS >> 1];
+  }
+  console.log(
+    `spawn + join floor on ${host}, ${n} tasks, median of ${RUNS} rounds of fresh processes`,
+  );
   for (const [name, ns] of Object.entries(median)) {
+    const all = runs[name].map((v) => v.toFixed(0)).join(" ");
     console.log(
       `${name.padEnd(20)} ${ns.toFixed(0).padStart(5)} ns  ${
         (ns / median.async).toFixed(2)
-      }x async`,
+      }x async  (runs: ${all})`,
     );
   }
 }
