@@ -4,10 +4,17 @@
 import assert from "node:assert/strict";
 import { connect } from "node:net";
 import { test } from "node:test";
-import { EFD_CLOEXEC, EFD_NONBLOCK, libc } from "../src/ffi/mod.ts";
+import {
+  decodeRlimit,
+  EFD_CLOEXEC,
+  EFD_NONBLOCK,
+  libc,
+  RLIMIT_NOFILE,
+  RLIMIT_SIZE,
+} from "../src/ffi/mod.ts";
 import { type OwnedFd, ownedFd, rootTask } from "../src/runtime/root_task.ts";
 import { Runtime, type RuntimeOptions, WorkerCrashedError } from "../src/runtime/runtime.ts";
-import { RuntimeControl } from "../src/runtime/shared.ts";
+import { MAX_RECORDED_FDS, recordableFds, RuntimeControl } from "../src/runtime/shared.ts";
 import { RuntimeShutdownError } from "../src/runtime/worker_context.ts";
 import { TaskCancelledError } from "../src/sched/scheduler.ts";
 import { acceptor, reusePortServer, ServerBoard } from "./fixtures/runtime_servers.ts";
@@ -256,6 +263,27 @@ test("task ids stay valid Int32 values across the 2^31 wrap", () => {
   const ids = [control.nextId(), control.nextId(), control.nextId(), control.nextId()];
   assert.deepEqual(ids, [0x7fffffff, 1, 2, 3]);
   for (const id of ids) assert.equal(id | 0, id, "fits an Int32 slot");
+});
+
+test("a worker's sockets are recorded up to the process's hard fd limit, not only below 65,536", () => {
+  // What the host closes for a dead worker (see the exitWithSockets test):
+  // the bitmap now covers every fd the process may open.
+  const rlimit = new Uint8Array(RLIMIT_SIZE);
+  assert.equal(libc.getrlimit(RLIMIT_NOFILE, rlimit), 0);
+  const { hard } = decodeRlimit(rlimit);
+  assert.equal(recordableFds(), Math.min(Math.ceil(hard / 32) * 32, MAX_RECORDED_FDS));
+  // As on a machine whose hard limit is above 65,536 (this one's may not be).
+  const control = RuntimeControl.create(2, 1, 70_016);
+  assert.equal(control.recordedFds, 70_016);
+  control.fdOpened(0, 5);
+  control.fdOpened(0, 70_000);
+  control.fdOpened(0, 70_016); // at the bound: not recorded
+  control.fdOpened(1, 69_999); // another worker's
+  control.fdClosing(0, 5);
+  assert.deepEqual(control.reclaimFds(0), [70_000]);
+  assert.deepEqual(control.reclaimFds(1), [69_999]);
+  // A worker reads the same bounds from the shared memory.
+  assert.equal(new RuntimeControl(control.buffer).recordedFds, 70_016);
 });
 
 test("arguments that cannot be cloned are a TypeError at submit and nothing is queued", async () => {

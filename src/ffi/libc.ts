@@ -117,6 +117,8 @@ export interface Libc {
   _exit(status: number): void;
   /** `prctl(2)` with one argument (e.g. PR_SET_TIMERSLACK, in ns). */
   prctl(option: number, arg: number): number;
+  /** `getrlimit(2)`: `resource`'s limits into `rlimit` (a `struct rlimit`, see `decodeRlimit`). */
+  getrlimit(resource: number, rlimit: Bytes): number;
 }
 
 /** The most buffers one vectored call takes (the loaders' iovec scratch). */

@@ -72,5 +72,6 @@ export function makeLibc(
     gettid: s.gettid ?? (() => syscall(SYS_GETTID)),
     _exit: s._exit,
     prctl: s.prctl,
+    getrlimit: s.getrlimit,
   };
 }

@@ -118,6 +118,7 @@ export const LIBC_SYMBOLS = {
   // Variadic in C; only the first two (int-class) arguments are read for the
   // options strom uses, and ints travel in the same registers either way.
   prctl: { args: ["i32", "u32"], returns: "i32" },
+  getrlimit: { args: ["i32", "buf"], returns: "i32" },
 } as const satisfies SymbolTable;
 
 /**

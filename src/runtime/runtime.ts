@@ -58,7 +58,7 @@ import {
   importModule,
   type RootTask,
 } from "./root_task.ts";
-import { Phase, registerControl, RuntimeControl } from "./shared.ts";
+import { Phase, recordableFds, registerControl, RuntimeControl } from "./shared.ts";
 import { SharedQueue } from "./shared_queue.ts";
 import {
   closeOwnedArgs,
@@ -336,7 +336,7 @@ export class Runtime {
         `Runtime option reactor must be "epoll" or "poll", got ${describeValue(reactor)}`,
       );
     }
-    const control = RuntimeControl.create(workers, maxTasksPerWorker);
+    const control = RuntimeControl.create(workers, maxTasksPerWorker, recordableFds());
     const queue = SharedQueue.create(queueCapacity, queueBytes - (queueBytes % 4));
     const runtime = new Runtime(control, queue, options, graceMs, stopMs);
     registerControl(control, true); // SharedChannels used here ring its workers

@@ -22,7 +22,7 @@
  * @module
  */
 
-import { libc } from "../ffi/mod.ts";
+import { decodeRlimit, libc, RLIMIT_NOFILE, RLIMIT_SIZE } from "../ffi/mod.ts";
 
 /** The runtime's phase, in the `STATE` word. */
 export const Phase = {
@@ -59,14 +59,30 @@ const WORKER_WORDS = 8;
 /** The fds recorded per task slot (`MAX_OWNED_FDS` in codec.ts). */
 export const FDS_PER_SLOT = 4;
 /**
- * A worker's open sockets are recorded in a bitmap of the fds below this
- * (8 KiB per worker): the host closes them if the worker's thread dies
- * without closing them. Fd numbers are handed out lowest first, so only a
- * process with more than this many fds open has higher ones; those are not
- * recorded (and stay open if their worker dies).
+ * A worker's open sockets are recorded in a bitmap of fd numbers: the host
+ * closes them if the worker's thread dies without closing them. The bitmap
+ * covers every fd the process may open: the fds below its hard
+ * `RLIMIT_NOFILE` when the runtime was made (the soft limit can be raised
+ * only that far; the kernel's `fs.nr_open`, 2^20 unless raised, caps both),
+ * up to this many (2^22 fds, 512 KiB per worker). Fds above are not
+ * recorded and stay open if their worker dies.
  */
-export const RECORDED_FDS = 65536;
-const FD_MAP_WORDS = RECORDED_FDS / 32;
+export const MAX_RECORDED_FDS = 1 << 22;
+/** How many fds the bitmap covers when the limit cannot be read. */
+export const DEFAULT_RECORDED_FDS = 65536;
+
+/**
+ * How many fds a new runtime's bitmaps cover: the process's hard
+ * `RLIMIT_NOFILE` (rounded up to whole words), at most
+ * {@linkcode MAX_RECORDED_FDS}; {@linkcode DEFAULT_RECORDED_FDS} if
+ * `getrlimit` fails.
+ */
+export function recordableFds(): number {
+  const rlimit = new Uint8Array(RLIMIT_SIZE);
+  if (libc.getrlimit(RLIMIT_NOFILE, rlimit) !== 0) return DEFAULT_RECORDED_FDS;
+  const { hard } = decodeRlimit(rlimit);
+  return Math.min(Math.ceil(hard / 32) * 32, MAX_RECORDED_FDS);
+}
 
 const ONE = new Uint8Array(8);
 ONE[0] = 1;
@@ -109,20 +125,32 @@ export class RuntimeControl {
   readonly words: Int32Array;
   readonly workers: number;
   readonly maxTasksPerWorker: number;
+  /** The fds below this are recorded when a worker opens them (see {@linkcode fdOpened}). */
+  readonly recordedFds: number;
+  readonly #fdMapWords: number;
   readonly #tableBase: number;
   readonly #fdBase: number;
   readonly #fdMapBase: number;
 
-  /** Creates the shared memory for `workers` workers running at most `maxTasksPerWorker` root tasks each. */
-  static create(workers: number, maxTasksPerWorker: number): RuntimeControl {
+  /**
+   * Creates the shared memory for `workers` workers running at most
+   * `maxTasksPerWorker` root tasks each, recording the open fds below
+   * `recordedFds` (a multiple of 32; see {@linkcode recordableFds}).
+   */
+  static create(
+    workers: number,
+    maxTasksPerWorker: number,
+    recordedFds: number = DEFAULT_RECORDED_FDS,
+  ): RuntimeControl {
     // Then the running-ids table (a word per task slot), the taken fds
-    // (FDS_PER_SLOT words per slot), the open-fd bitmaps (FD_MAP_WORDS per
-    // worker, zero: none), and last the two sizes.
+    // (FDS_PER_SLOT words per slot), the open-fd bitmaps (recordedFds / 32
+    // words per worker, zero: none), and last the three sizes.
     const slots = workers * maxTasksPerWorker;
     const fdMaps = GLOBAL_WORDS + workers * WORKER_WORDS + slots * (1 + FDS_PER_SLOT);
-    const words = fdMaps + workers * FD_MAP_WORDS + 2;
+    const words = fdMaps + workers * (recordedFds / 32) + 3;
     const buffer = new SharedArrayBuffer(words * 4);
     const view = new Int32Array(buffer);
+    view[words - 3] = recordedFds;
     view[words - 2] = workers;
     view[words - 1] = maxTasksPerWorker;
     for (let i = 0; i < workers; i++) {
@@ -142,6 +170,8 @@ export class RuntimeControl {
     this.words = new Int32Array(buffer);
     this.workers = this.words[this.words.length - 2]!;
     this.maxTasksPerWorker = this.words[this.words.length - 1]!;
+    this.recordedFds = this.words[this.words.length - 3]!;
+    this.#fdMapWords = this.recordedFds / 32;
     this.#tableBase = GLOBAL_WORDS + this.workers * WORKER_WORDS;
     this.#fdBase = this.#tableBase + this.workers * this.maxTasksPerWorker;
     this.#fdMapBase = this.#fdBase + this.workers * this.maxTasksPerWorker * FDS_PER_SLOT;
@@ -242,19 +272,23 @@ export class RuntimeControl {
   /**
    * Worker `i` opened `fd` (a socket strom owns on that thread): recorded
    * until {@linkcode fdClosing}, so that the host can close it if the
-   * worker's thread dies first. Fds from {@linkcode RECORDED_FDS} up are not
+   * worker's thread dies first. Fds from {@linkcode recordedFds} up are not
    * recorded.
    */
   fdOpened(i: number, fd: number): void {
-    if (fd < RECORDED_FDS) {
-      Atomics.or(this.words, this.#fdMapBase + i * FD_MAP_WORDS + (fd >>> 5), 1 << (fd & 31));
+    if (fd < this.recordedFds) {
+      Atomics.or(this.words, this.#fdMapBase + i * this.#fdMapWords + (fd >>> 5), 1 << (fd & 31));
     }
   }
 
   /** Worker `i` is about to close (or hand over) `fd`: no longer recorded. */
   fdClosing(i: number, fd: number): void {
-    if (fd < RECORDED_FDS) {
-      Atomics.and(this.words, this.#fdMapBase + i * FD_MAP_WORDS + (fd >>> 5), ~(1 << (fd & 31)));
+    if (fd < this.recordedFds) {
+      Atomics.and(
+        this.words,
+        this.#fdMapBase + i * this.#fdMapWords + (fd >>> 5),
+        ~(1 << (fd & 31)),
+      );
     }
   }
 
@@ -324,8 +358,8 @@ export class RuntimeControl {
       const fd = Atomics.exchange(this.words, at, -1);
       if (fd >= 0) fds.push(fd);
     }
-    const map = this.#fdMapBase + i * FD_MAP_WORDS;
-    for (let w = 0; w < FD_MAP_WORDS; w++) {
+    const map = this.#fdMapBase + i * this.#fdMapWords;
+    for (let w = 0; w < this.#fdMapWords; w++) {
       let bits = Atomics.exchange(this.words, map + w, 0);
       for (let b = 0; bits !== 0; b++, bits >>>= 1) {
         if ((bits & 1) !== 0) fds.push(w * 32 + b);
