@@ -316,6 +316,28 @@ test("awaitAny: an error that comes first is thrown; an empty list is a RangeErr
   assert.throws(() => run(awaitAny([])), RangeError);
 });
 
+test("awaitAll and awaitAny given as tasks, and closed by a time-out: the children end first", () => {
+  runChecked(function*() {
+    // The operations are not generators: as tasks of a group they run too.
+    assert.deepEqual(yield* awaitAll(awaitAll(value(1), value(2)), value(3)), [[1, 2], 3]);
+    assert.deepEqual(yield* awaitAll(awaitAny(sleep(60_000), value("b"))), [
+      { index: 1, value: "b" },
+    ]);
+    const ended: string[] = [];
+    function* sleeper(name: string): Operation<void> {
+      try {
+        yield* sleep(60_000);
+      } finally {
+        ended.push(name);
+      }
+    }
+    yield* assertRejects(timeout(1, awaitAll(sleeper("a"), sleeper("b"))), TimeoutError);
+    assert.deepEqual(ended, ["a", "b"]);
+    yield* assertRejects(timeout(1, awaitAny(sleeper("c"), sleeper("d"))), TimeoutError);
+    assert.deepEqual(ended, ["a", "b", "c", "d"]);
+  }());
+});
+
 test("nesting awaitAll and awaitAny 1000 levels deep", () => {
   function* nest(depth: number): Operation<number> {
     if (depth === 0) return 0;

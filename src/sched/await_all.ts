@@ -4,8 +4,8 @@
  * @module
  */
 
-import { currentTask } from "./current.ts";
-import { runGroup } from "./group.ts";
+import { GroupOp } from "./group.ts";
+import type { TaskRecord } from "./scheduler.ts";
 import type { Operation, Task, TaskResults } from "./types.ts";
 
 /**
@@ -31,16 +31,37 @@ export function awaitAll<const T extends readonly Task<unknown>[]>(
 ): Operation<TaskResults<T>>;
 /** The same, over an array: the results in the array's order. */
 export function awaitAll<R>(tasks: readonly Task<R>[]): Operation<R[]>;
-export function* awaitAll(...args: unknown[]): Operation<unknown[]> {
-  const tasks = taskList(args);
-  currentTask("awaitAll");
-  if (tasks.length === 0) return [];
-  const results: unknown[] = new Array(tasks.length);
-  let left = tasks.length;
-  return yield* runGroup("awaitAll", tasks, (child, index) => {
-    results[index] = child.result;
-    return --left === 0;
-  }, () => results);
+export function awaitAll(...args: unknown[]): Operation<unknown[]> {
+  return new AwaitAll(taskList(args)) as unknown as Operation<unknown[]>;
+}
+
+/** `awaitAll`'s group: settled once every child returned, with their results in order. */
+class AwaitAll extends GroupOp<unknown[]> {
+  readonly #results: unknown[];
+  #left: number;
+
+  constructor(tasks: readonly Task<unknown>[]) {
+    super(tasks);
+    this.#results = new Array(tasks.length);
+    this.#left = tasks.length;
+  }
+
+  protected get op(): string {
+    return "awaitAll";
+  }
+
+  protected empty(): unknown[] {
+    return [];
+  }
+
+  protected settle(child: TaskRecord, index: number): boolean {
+    this.#results[index] = child.result;
+    return --this.#left === 0;
+  }
+
+  protected outcome(): unknown[] {
+    return this.#results;
+  }
 }
 
 /** The winner of {@linkcode awaitAny}: its position and result. */
@@ -71,15 +92,30 @@ export function awaitAny<const T extends readonly Task<unknown>[]>(
 ): Operation<AnyResult<TaskResults<T>[number]>>;
 /** The same, over an array. */
 export function awaitAny<R>(tasks: readonly Task<R>[]): Operation<AnyResult<R>>;
-export function* awaitAny(...args: unknown[]): Operation<AnyResult<unknown>> {
-  const tasks = taskList(args);
-  currentTask("awaitAny");
-  if (tasks.length === 0) throw new RangeError("awaitAny needs at least one task");
-  let winner: AnyResult<unknown> | null = null;
-  return yield* runGroup("awaitAny", tasks, (child, index) => {
-    winner = { index, value: child.result };
+export function awaitAny(...args: unknown[]): Operation<AnyResult<unknown>> {
+  return new AwaitAny(taskList(args)) as unknown as Operation<AnyResult<unknown>>;
+}
+
+/** `awaitAny`'s group: settled by the first child to return. */
+class AwaitAny extends GroupOp<AnyResult<unknown>> {
+  #winner: AnyResult<unknown> | null = null;
+
+  protected get op(): string {
+    return "awaitAny";
+  }
+
+  protected empty(): never {
+    throw new RangeError("awaitAny needs at least one task");
+  }
+
+  protected settle(child: TaskRecord, index: number): boolean {
+    this.#winner = { index, value: child.result };
     return true;
-  }, () => winner!);
+  }
+
+  protected outcome(): AnyResult<unknown> {
+    return this.#winner!;
+  }
 }
 
 function taskList(args: unknown[]): Task<unknown>[] {
