@@ -7,11 +7,7 @@
 
 import { currentTask } from "./current.ts";
 import { checkTask, type ChildObserver, Ending, type TaskRecord } from "./scheduler.ts";
-import { SUSPEND, type Suspend, type Task } from "./types.ts";
-
-// What `yield*` receives while the group runs: shared and frozen, since
-// yield* only reads it.
-const SUSPENDED: IteratorResult<Suspend, never> = Object.freeze({ value: SUSPEND, done: false });
+import { type Suspend, SUSPENDED, type Task } from "./types.ts";
 
 /**
  * One group: the operation `yield*` drives in the parent, and the observer

@@ -8,7 +8,7 @@
 
 import type { TaskRecord } from "./scheduler.ts";
 import { currentTask } from "./thread.ts";
-import { type Operation, SUSPEND } from "./types.ts";
+import { type Operation, SUSPENDED } from "./types.ts";
 import { halt, Rule } from "./usage.ts";
 
 /**
@@ -48,10 +48,6 @@ export abstract class JoinHandle<T> {
    */
   abstract cancel(): void;
 }
-
-// What `yield*` receives when `join` suspends: shared and frozen, since
-// yield* only reads it.
-const SUSPENDED: IteratorResult<unknown, never> = Object.freeze({ value: SUSPEND, done: false });
 
 /**
  * `join` as the iterator `yield*` drives rather than a generator (one

@@ -22,6 +22,18 @@ export interface Suspend {
 }
 
 /**
+ * What a leaf operation that is not a generator (an iterator object, on the
+ * hot paths: sleep, join, awaitAll, channel waits...) returns from `next()`
+ * when it must wait: `yield*` passes it to the scheduler as a generator's
+ * own `yield SUSPEND` would. One frozen object for all: `yield*` only reads
+ * it.
+ */
+export const SUSPENDED: IteratorYieldResult<Suspend> = Object.freeze({
+  value: SUSPEND,
+  done: false,
+});
+
+/**
  * An operation: what calling a strom generator function returns. Compose
  * operations with `yield*`; the value of `yield* op` is the operation's
  * result.

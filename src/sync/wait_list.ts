@@ -16,7 +16,7 @@
 
 import { beginWait } from "../sched/current.ts";
 import type { TaskRecord } from "../sched/scheduler.ts";
-import { type Operation, SUSPEND, type Suspend } from "../sched/types.ts";
+import { type Operation, type Suspend, SUSPENDED } from "../sched/types.ts";
 
 // Waiter's bits: the state of the wait (two bits), then its booleans.
 const STATE = 0b11;
@@ -26,10 +26,6 @@ const OVER = 2; // resumed, cancelled or thrown into
 const GRANTED = 1 << 2;
 const RELEASED = 1 << 3;
 const LINKED = 1 << 4;
-
-// What `yield*` receives when a wait suspends: shared and frozen, since
-// yield* only reads it.
-const SUSPENDED: IteratorResult<Suspend, never> = Object.freeze({ value: SUSPEND, done: false });
 
 /**
  * One waiting task, linked into its list so that a cancelled wait unlinks

@@ -6,7 +6,7 @@
 
 import { beginWait, currentTask, existingScheduler } from "../sched/current.ts";
 import { TaskRecord } from "../sched/scheduler.ts";
-import { type Operation, SUSPEND, type Suspend } from "../sched/types.ts";
+import { type Operation, type Suspend, SUSPENDED } from "../sched/types.ts";
 import { checkDurationMs, checkInstantMs } from "./duration.ts";
 
 /**
@@ -47,9 +47,8 @@ export function sleepUntil(deadline: number): Operation<void> {
   return new TimerWait("sleepUntil", deadline, false) as unknown as Operation<void>;
 }
 
-// What `yield*` receives from a TimerWait. Shared and frozen: yield* only
-// reads them.
-const SUSPENDED: IteratorResult<Suspend, void> = Object.freeze({ value: SUSPEND, done: false });
+// What `yield*` receives from a TimerWait or YieldOnce once done. Shared
+// and frozen: yield* only reads it.
 const FINISHED: IteratorResult<Suspend, void> = Object.freeze({ value: undefined, done: true });
 
 /**
