@@ -276,20 +276,18 @@ export class RuntimeControl {
    * recorded.
    */
   fdOpened(i: number, fd: number): void {
-    if (fd < this.recordedFds) {
-      Atomics.or(this.words, this.#fdMapBase + i * this.#fdMapWords + (fd >>> 5), 1 << (fd & 31));
-    }
+    if (fd < this.recordedFds) Atomics.or(this.words, this.#fdWord(i, fd), 1 << (fd & 31));
   }
 
   /** Worker `i` is about to close (or hand over) `fd`: no longer recorded. */
   fdClosing(i: number, fd: number): void {
-    if (fd < this.recordedFds) {
-      Atomics.and(
-        this.words,
-        this.#fdMapBase + i * this.#fdMapWords + (fd >>> 5),
-        ~(1 << (fd & 31)),
-      );
-    }
+    if (fd < this.recordedFds) Atomics.and(this.words, this.#fdWord(i, fd), ~(1 << (fd & 31)));
+  }
+
+  // The word of worker `i`'s open-fd bitmap that holds `fd`'s bit (fd 0 is
+  // the first word's bit 0).
+  #fdWord(i: number, fd: number): number {
+    return this.#fdMapBase + i * this.#fdMapWords + (fd >>> 5);
   }
 
   /** Forgets what a dead worker ran (its counts go out of the totals; its taken fds stay, see {@linkcode reclaimFds}). */
@@ -358,7 +356,7 @@ export class RuntimeControl {
       const fd = Atomics.exchange(this.words, at, -1);
       if (fd >= 0) fds.push(fd);
     }
-    const map = this.#fdMapBase + i * this.#fdMapWords;
+    const map = this.#fdWord(i, 0);
     for (let w = 0; w < this.#fdMapWords; w++) {
       let bits = Atomics.exchange(this.words, map + w, 0);
       for (let b = 0; bits !== 0; b++, bits >>>= 1) {
