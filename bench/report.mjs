@@ -247,6 +247,9 @@ function renderSched(data, ctx) {
   const md = [];
   const get = (host, shape, impl) =>
     data.hosts?.[host]?.results?.find((r) => r.shape === shape && r.impl === impl);
+  // The shapes a host ran (not sleepers-100k-young1 on Bun: V8 flags).
+  const shapesOn = (host) =>
+    SCHED_SHAPES.filter(([shape]) => SCHED_IMPLS.some(([i]) => get(host, shape, i) !== undefined));
   md.push(
     "Time per operation of each shape, in ns/µs/ms per op (lower is better); each case runs in a",
     "fresh child process of the host. The peers are the same shapes written with",
@@ -264,11 +267,7 @@ function renderSched(data, ctx) {
   md.push(`Operations per case (strom / effection / async): ${sizes.join("; ")}.`, "");
 
   for (const [host, hostName] of HOSTS) {
-    // A shape a host does not run (sleepers-100k-young1: V8 flags) has no row there.
-    const measured = SCHED_SHAPES.filter(([shape]) =>
-      SCHED_IMPLS.some(([i]) => get(host, shape, i) !== undefined)
-    );
-    const rows = measured.map(([shape, per]) => {
+    const rows = shapesOn(host).map(([shape, per]) => {
       const [s, e, a] = SCHED_IMPLS.map(([i]) => get(host, shape, i)?.nsPerOp);
       return [`\`${shape}\``, per, fmtNs(s), fmtNs(e), fmtNs(a), vs(s, e), vs(s, a)];
     });
@@ -349,9 +348,7 @@ function renderSched(data, ctx) {
       log: true,
       format: fmtNs,
       series: SCHED_IMPLS.map(([, name], i) => ({ name, color: PALETTE[i] })),
-      groups: SCHED_SHAPES.filter(([shape]) =>
-        SCHED_IMPLS.some(([i]) => get(host, shape, i) !== undefined)
-      ).map(([shape, per]) => ({
+      groups: shapesOn(host).map(([shape, per]) => ({
         label: `${shape}\nper ${per}`,
         values: SCHED_IMPLS.map(([i]) => get(host, shape, i)?.nsPerOp),
       })),
@@ -396,18 +393,20 @@ function schedTargets(get, echoBusy) {
   const targets = [];
   const ms = (v) => (ok(v) ? `${sig(v)} ms` : "-");
   // The lateness case runs several times (bench/sched/main.ts): the median, and the range.
-  const runsOf = (r) =>
-    r?.lateP99Runs?.length > 1
-      ? `, median of ${r.lateP99Runs.length} runs: ${sig(r.lateP99Runs[0])}–${
-        sig(r.lateP99Runs.at(-1))
-      } ms`
+  // A case that runs several times (bench/sched/main.ts) reports its median
+  // run: "median of N runs: lowest–highest", or "" for a single run.
+  const medianOf = (runs, fmt) =>
+    runs?.length > 1
+      ? `median of ${runs.length} runs: ${fmt(runs[0])}–${fmt(runs.at(-1))}`
       : "";
-  const nsRunsOf = (r) =>
-    r?.nsPerOpRuns?.length > 1
-      ? ` (median of ${r.nsPerOpRuns.length} runs: ${fmtNs(r.nsPerOpRuns[0])}–${
-        fmtNs(r.nsPerOpRuns.at(-1))
-      })`
-      : "";
+  const runsOf = (r) => {
+    const m = medianOf(r?.lateP99Runs, sig);
+    return m && `, ${m} ms`;
+  };
+  const nsRunsOf = (r) => {
+    const m = medianOf(r?.nsPerOpRuns, fmtNs);
+    return m && ` (${m})`;
+  };
   for (const [host, hostName] of HOSTS) {
     const sl = get(host, "sleepers-100k", "strom");
     const sla = get(host, "sleepers-100k", "async");
