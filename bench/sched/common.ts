@@ -88,6 +88,21 @@ export const V8_FLAGS: Partial<Record<Shape, string>> = {
   "sleepers-100k-young1": "--max-semi-space-size=1",
 };
 
+/**
+ * The arguments that run `script` with `args` in a child process of the
+ * same host (`execPath`), with V8 flags on Deno if given.
+ */
+export function childArgv(
+  host: string,
+  script: string,
+  args: readonly string[],
+  v8Flags?: string,
+): string[] {
+  if (host !== "deno") return [script, ...args];
+  const flags = v8Flags === undefined ? [] : [`--v8-flags=${v8Flags}`];
+  return ["run", "-A", "--no-check", ...flags, script, ...args];
+}
+
 /** Whether `shape` is one of the lateness cases (no warm-up, median of runs). */
 export function isLateness(shape: Shape): boolean {
   return shape === "sleepers-100k" || shape === "sleepers-100k-young1";

@@ -22,6 +22,7 @@ import { spawnSync } from "node:child_process";
 import { execPath } from "node:process";
 import { fileURLToPath } from "node:url";
 import { host, hostArgs } from "../../src/ffi/mod.ts";
+import { childArgv } from "./common.ts";
 import { shapes } from "./strom.ts";
 
 function* trivial(i: number): Generator<never, number> {
@@ -101,10 +102,7 @@ if (child >= 0) {
   const runs: Record<string, number[]> = {};
   for (let r = 0; r < RUNS; r++) {
     for (const name of Object.keys(CASES)) {
-      const caseArgs = ["--case", name, String(n)];
-      const argv = host === "deno"
-        ? ["run", "-A", "--no-check", script, ...caseArgs]
-        : [script, ...caseArgs];
+      const argv = childArgv(host, script, ["--case", name, String(n)]);
       const out = spawnSync(execPath, argv, { encoding: "utf8" });
       const line = out.stdout.split("\n").find((l) => l.startsWith(PREFIX));
       if (line === undefined) throw new Error(`${name}: ${out.stderr}`);

@@ -20,6 +20,7 @@ import { fileURLToPath } from "node:url";
 import { host, hostArgs } from "../../src/ffi/mod.ts";
 import {
   type CaseResult,
+  childArgv,
   cpuMs,
   type Impl,
   IMPLS,
@@ -95,11 +96,7 @@ async function runCase(shape: Shape, impl: Impl, n: number): Promise<void> {
 function spawnCase(shape: Shape, impl: Impl, n: number): CaseResult | string {
   const script = fileURLToPath(import.meta.url);
   const args = ["--child", shape, impl, String(n)];
-  const flags = V8_FLAGS[shape] === undefined ? [] : [`--v8-flags=${V8_FLAGS[shape]}`];
-  const argv = host === "deno"
-    ? ["run", "-A", "--no-check", ...flags, script, ...args]
-    : [script, ...args];
-  const r = spawnSync(execPath, argv, {
+  const r = spawnSync(execPath, childArgv(host, script, args, V8_FLAGS[shape]), {
     encoding: "utf8",
     timeout: 240_000,
     maxBuffer: 64 * 1024 * 1024,
